@@ -1,0 +1,379 @@
+/**
+ * The stack's typed configuration. Everything under the `inception:` namespace is read and
+ * validated here, before any resource is declared; bad input throws one ConfigError that lists
+ * every problem with its key, the expected form and the value found.
+ *
+ * docs/config.md documents every key; keep the two in step.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { KubeConfig } from "@kubernetes/client-node";
+import {
+  ConfigError,
+  DNS_LABEL,
+  Problems,
+  array,
+  int,
+  isObject,
+  labels,
+  objectAt,
+  oneOf,
+  optStr,
+  show,
+  str,
+} from "./validate";
+
+export const NAMESPACE = "inception";
+
+/** The stack's role: `local` runs a kind cluster, `devo` and `prod` use an existing cluster. */
+export type Stage = "local" | "devo" | "prod";
+export const STAGES: readonly Stage[] = ["local", "devo", "prod"];
+
+/** The node image the toolchain builds (scripts/node-image.sh); `kind-default` lets kind choose. */
+export const DEFAULT_NODE_IMAGE = "inception/kind-node:v1.34.4";
+
+/** A port of a kind node published on the host (kind `extraPortMappings`). */
+export interface PortMapping {
+  /** NodePort inside the cluster (30000–32767). */
+  containerPort: number;
+  /** Port on the host. */
+  hostPort: number;
+  /** TCP or UDP. */
+  protocol: "TCP" | "UDP";
+  /** Host address the port binds to. */
+  listenAddress: string;
+}
+
+/** The local stage's kind cluster. */
+export interface KindClusterConfig {
+  type: "kind";
+  /** kind cluster name; also the kubeconfig context `kind-<name>`. */
+  name: string;
+  /** Worker nodes beside the one control-plane node. */
+  workers: number;
+  /** Node image, or undefined to let kind pick its default. */
+  nodeImage: string | undefined;
+  /** How long `kind create cluster --wait` waits for the control plane. */
+  waitSeconds: number;
+  /** Labels of the control-plane node. */
+  controlPlaneLabels: Record<string, string>;
+  /** Labels of worker i+1 at index i; shorter than `workers` means unlabelled extra workers. */
+  workerLabels: Record<string, string>[];
+  /** Host ports mapped to NodePorts on the control-plane node. */
+  portMappings: PortMapping[];
+}
+
+/** The devo/prod stage's existing cluster. */
+export interface ExistingClusterConfig {
+  type: "existing";
+  /** Path of the kubeconfig file. */
+  kubeconfigPath: string;
+  /** Context the stack deploys to; must be the kubeconfig's current context. */
+  context: string;
+  /** Labels to set on named nodes (node name → labels); empty means nodes are not touched. */
+  nodeLabels: Record<string, Record<string, string>>;
+}
+
+export interface ImagesConfig {
+  /** Registry images are pushed to on devo/prod (`host[:port][/path]`); unused on local. */
+  registry: string | undefined;
+  /** Repository prefix of every image the stack builds (`<prefix>/<name>:<content hash>`). */
+  prefix: string;
+}
+
+export interface StageConfig {
+  project: string;
+  stack: string;
+  stage: Stage;
+  /** Namespace everything the stack deploys lives in. */
+  namespace: string;
+  cluster: KindClusterConfig | ExistingClusterConfig;
+  images: ImagesConfig;
+}
+
+/** The seed's node labels: worker 1 runs workloads, worker 2 runs the cheap services (mock infra). */
+export const DEFAULT_WORKER_LABELS: Record<string, string>[] = [
+  {
+    "node.type": "bai-worker",
+    "topology.kubernetes.io/zone": "test-zone",
+    "failure-domain.beta.kubernetes.io/zone": "test-zone",
+    "node.kubernetes.io/instance-type": "local",
+    "beta.kubernetes.io/instance-type": "local",
+  },
+  { "node.type": "bai-services-cheap" },
+];
+
+const TOP_LEVEL_KEYS = ["stage", "namespace", "cluster", "images"] as const;
+const KIND_KEYS = [
+  "name",
+  "workers",
+  "nodeImage",
+  "waitSeconds",
+  "controlPlaneLabels",
+  "workerLabels",
+  "portMappings",
+] as const;
+const EXISTING_KEYS = ["kubeconfig", "context", "nodeLabels"] as const;
+const IMAGE_KEYS = ["registry", "prefix"] as const;
+const PORT_KEYS = ["containerPort", "hostPort", "protocol", "listenAddress"] as const;
+
+/** Raw config as Pulumi hands it over: `inception:<key>` → string (objects as JSON). */
+export type RawConfig = Record<string, string>;
+
+export interface LoadInput {
+  project: string;
+  stack: string;
+  config: RawConfig;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads and validates the stack config; throws ConfigError listing every problem. */
+export function loadConfig(input: LoadInput): StageConfig {
+  const env = input.env ?? process.env;
+  const p = new Problems(NAMESPACE);
+  const raw = parseRaw(p, input.config);
+
+  const stage = oneOf<Stage>(p, "stage", raw.stage, STAGES, defaultStage(input.stack) ?? "local");
+  if (raw.stage === undefined && defaultStage(input.stack) === undefined) {
+    p.other(
+      "stage",
+      `is required for stack ${show(input.stack)} (its name is not one of ${STAGES.join(", ")}): ` +
+        `pulumi config set inception:stage <local|devo|prod>`,
+    );
+  }
+
+  const namespace = str(
+    p,
+    "namespace",
+    raw.namespace,
+    defaultNamespace(input.stack),
+    DNS_LABEL,
+    "a DNS-1123 label (lower-case alphanumerics and '-', at most 63)",
+  );
+
+  const cluster =
+    stage === "local" ? kindCluster(p, raw.cluster, input.stack) : existingCluster(p, raw.cluster, env);
+
+  const im = objectAt(p, "images", raw.images, IMAGE_KEYS) ?? {};
+  const images: ImagesConfig = {
+    registry: optStr(
+      p,
+      "images.registry",
+      im.registry,
+      /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._/-]+)?$/,
+      "a registry as host[:port][/path]",
+    ),
+    prefix: str(
+      p,
+      "images.prefix",
+      im.prefix,
+      "inception",
+      /^[a-z0-9]+([._/-][a-z0-9]+)*$/,
+      "a repository prefix of lower-case alphanumerics separated by . _ - /",
+    ),
+  };
+  if (stage !== "local" && images.registry === undefined && im.registry === undefined) {
+    p.other(
+      "images.registry",
+      `is required on stage ${stage} (the cluster pulls the stack's images from it)`,
+    );
+  }
+
+  if (!p.empty) throw new ConfigError(p.list);
+  return { project: input.project, stack: input.stack, stage, namespace, cluster, images };
+}
+
+function defaultStage(stack: string): Stage | undefined {
+  return (STAGES as readonly string[]).includes(stack) ? (stack as Stage) : undefined;
+}
+
+function defaultNamespace(stack: string): string {
+  const s = `inception-${stack}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .slice(0, 63);
+  return s.replace(/-+$/, "");
+}
+
+/** Splits `inception:` keys, parsing JSON objects and rejecting keys this program does not know. */
+function parseRaw(p: Problems, config: RawConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(config)) {
+    if (!fullKey.startsWith(`${NAMESPACE}:`)) continue;
+    const key = fullKey.slice(NAMESPACE.length + 1);
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
+      const hint = key.includes(".")
+        ? ` (to set a nested value use: pulumi config set --path ${NAMESPACE}:${key} <value>)`
+        : ` (known: ${TOP_LEVEL_KEYS.join(", ")})`;
+      p.other(key, `is not a known setting${hint}`);
+      continue;
+    }
+    out[key] = parseValue(value);
+  }
+  return out;
+}
+
+function parseValue(v: string): unknown {
+  const t = v.trim();
+  if (t.startsWith("{") || t.startsWith("[")) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return v;
+    }
+  }
+  return v;
+}
+
+function kindCluster(p: Problems, v: unknown, stack: string): KindClusterConfig {
+  const c = objectAt(p, "cluster", v, KIND_KEYS) ?? {};
+  const workers = int(p, "cluster.workers", c.workers, 2, 0, 10);
+  const imageRaw = str(
+    p,
+    "cluster.nodeImage",
+    c.nodeImage,
+    DEFAULT_NODE_IMAGE,
+    /^[^\s]+$/,
+    "a docker image reference or kind-default",
+  );
+
+  let workerLabels = DEFAULT_WORKER_LABELS.slice(0, workers);
+  const wl = array(p, "cluster.workerLabels", c.workerLabels);
+  if (wl !== undefined) {
+    if (wl.length > workers) {
+      p.other("cluster.workerLabels", `has ${wl.length} entries but the cluster has ${workers} workers`);
+    }
+    workerLabels = wl.map((entry, i) => labels(p, `cluster.workerLabels[${i}]`, entry) ?? {});
+  }
+
+  return {
+    type: "kind",
+    name: str(
+      p,
+      "cluster.name",
+      c.name,
+      defaultNamespace(stack),
+      /^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$/,
+      "a kind cluster name (lower-case alphanumerics and '-', at most 50)",
+    ),
+    workers,
+    nodeImage: imageRaw === "kind-default" ? undefined : imageRaw,
+    waitSeconds: int(p, "cluster.waitSeconds", c.waitSeconds, 300, 0, 3600),
+    controlPlaneLabels: labels(p, "cluster.controlPlaneLabels", c.controlPlaneLabels) ?? {},
+    workerLabels,
+    portMappings: portMappings(p, c.portMappings),
+  };
+}
+
+function portMappings(p: Problems, v: unknown): PortMapping[] {
+  const list = array(p, "cluster.portMappings", v) ?? [];
+  const out: PortMapping[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((entry, i) => {
+    const key = `cluster.portMappings[${i}]`;
+    const m = objectAt(p, key, entry, PORT_KEYS);
+    if (m === undefined) return;
+    if (!isObject(entry)) return;
+    const pm: PortMapping = {
+      containerPort: int(p, `${key}.containerPort`, m.containerPort, -1, 30000, 32767),
+      hostPort: int(p, `${key}.hostPort`, m.hostPort, -1, 1, 65535),
+      protocol: oneOf(p, `${key}.protocol`, m.protocol, ["TCP", "UDP"] as const, "TCP"),
+      listenAddress: str(
+        p,
+        `${key}.listenAddress`,
+        m.listenAddress,
+        "127.0.0.1",
+        /^(\d{1,3}\.){3}\d{1,3}$|^::1?$/,
+        "an IP address",
+      ),
+    };
+    if (m.containerPort === undefined)
+      p.other(`${key}.containerPort`, "is required (a NodePort, 30000-32767)");
+    if (m.hostPort === undefined) p.other(`${key}.hostPort`, "is required (a host port, 1-65535)");
+    const id = `${pm.listenAddress}:${pm.hostPort}/${pm.protocol}`;
+    if (pm.hostPort > 0 && seen.has(id)) {
+      p.other(`${key}.hostPort`, `repeats ${id} of cluster.portMappings[${seen.get(id)}]`);
+    }
+    seen.set(id, i);
+    out.push(pm);
+  });
+  return out;
+}
+
+function existingCluster(p: Problems, v: unknown, env: NodeJS.ProcessEnv): ExistingClusterConfig {
+  const c = objectAt(p, "cluster", v, EXISTING_KEYS) ?? {};
+  const fromEnv = env.KUBECONFIG?.split(path.delimiter).find((s) => s.length > 0);
+  const kubeconfigPath = expandHome(
+    str(p, "cluster.kubeconfig", c.kubeconfig, fromEnv ?? path.join(os.homedir(), ".kube", "config")),
+  );
+  const context = optStr(p, "cluster.context", c.context);
+  if (c.context === undefined) {
+    p.other(
+      "cluster.context",
+      "is required on an existing cluster (the kubeconfig context the stack may deploy to)",
+    );
+  }
+
+  const nodeLabels: Record<string, Record<string, string>> = {};
+  const nl = c.nodeLabels;
+  if (nl !== undefined && !isObject(nl)) p.expected("cluster.nodeLabels", "a map of node name to labels", nl);
+  else if (nl !== undefined) {
+    for (const [node, l] of Object.entries(nl)) {
+      nodeLabels[node] = labels(p, `cluster.nodeLabels.${node}`, l) ?? {};
+    }
+  }
+
+  if (context !== undefined) contextGuard(p, kubeconfigPath, context);
+  return { type: "existing", kubeconfigPath, context: context ?? "", nodeLabels };
+}
+
+/** Refuses a kubeconfig whose current context is not the one the stack names. */
+function contextGuard(p: Problems, file: string, context: string): void {
+  if (!fs.existsSync(file)) {
+    p.other("cluster.kubeconfig", `names ${show(file)}, which does not exist`);
+    return;
+  }
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(file);
+  } catch (e) {
+    p.other(
+      "cluster.kubeconfig",
+      `names ${show(file)}, which is not a readable kubeconfig: ${(e as Error).message}`,
+    );
+    return;
+  }
+  const names = kc.getContexts().map((x) => x.name);
+  if (!names.includes(context)) {
+    p.other(
+      "cluster.context",
+      `is ${show(context)}, which ${file} does not have (it has: ${names.join(", ") || "none"})`,
+    );
+    return;
+  }
+  const current = kc.getCurrentContext();
+  if (current !== context) {
+    p.other(
+      "cluster.context",
+      `is ${show(context)} but the current context of ${file} is ${show(current)}: refusing to deploy ` +
+        `(run: kubectl config use-context ${context})`,
+    );
+  }
+}
+
+function expandHome(f: string): string {
+  return f.startsWith("~/") ? path.join(os.homedir(), f.slice(2)) : f;
+}
+
+/** Reads the running stack's config through the Pulumi runtime. */
+export function configFromPulumi(): StageConfig {
+  // Imported here so the pure loader above stays usable without a Pulumi runtime.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+  return loadConfig({
+    project: pulumi.getProject(),
+    stack: pulumi.getStack(),
+    config: pulumi.runtime.allConfig(),
+  });
+}

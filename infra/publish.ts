@@ -1,0 +1,151 @@
+/**
+ * Builds an image from a directory of the repo and makes it available to the cluster: on local
+ * `kind load docker-image` (the seed's LOCAL_PUBLISH), elsewhere `docker push` to the registry.
+ * The tag is a hash of the build context, so an unchanged image is never published again.
+ */
+import * as command from "@pulumi/command";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Where a published image goes. */
+export type PublishTarget =
+  | { type: "kind"; clusterName: string; clusterIdentity: pulumi.Input<string> }
+  | { type: "registry"; registry: string };
+
+export interface PublishedImageArgs {
+  /** Image name; the repository is `<prefix>/<name>`. */
+  name: string;
+  /** Build context directory (absolute, or relative to the working directory). */
+  context: string;
+  /** Dockerfile path relative to the context. Defaults to "Dockerfile". */
+  dockerfile?: string;
+  /** Build arguments. Defaults to none. */
+  buildArgs?: Record<string, string>;
+  /** Repository prefix. Defaults to "inception". */
+  prefix?: string;
+  /** Where the image is published. */
+  target: PublishTarget;
+}
+
+export const PUBLISH_SCRIPT = `set -euo pipefail
+args=()
+while IFS= read -r a; do [ -n "$a" ] && args+=(--build-arg "$a"); done <<<"\${BUILD_ARGS:-}"
+echo "inception: building $IMAGE from $CONTEXT" >&2
+docker build -t "$IMAGE" -f "$CONTEXT/$DOCKERFILE" "\${args[@]}" "$CONTEXT" >&2
+if [ "$TARGET" = kind ]; then
+  echo "inception: loading $IMAGE into kind cluster $CLUSTER" >&2
+  kind load docker-image "$IMAGE" --name "$CLUSTER" >&2
+else
+  echo "inception: pushing $IMAGE" >&2
+  if ! docker push "$IMAGE" >&2; then
+    echo "inception: the registry refused $IMAGE (is it reachable, and are you logged in with docker login?)" >&2
+    exit 1
+  fi
+fi
+echo "$IMAGE"
+`;
+
+/** An image built from the repo and published for the stack's cluster. */
+export class PublishedImage extends pulumi.ComponentResource {
+  /** Full image reference; resolves once the image is available to the cluster. */
+  readonly ref: pulumi.Output<string>;
+  /** Content hash of the build context (the tag). */
+  readonly contentHash: string;
+
+  constructor(name: string, args: PublishedImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("inception:publish:PublishedImage", name, {}, opts);
+    const dockerfile = args.dockerfile ?? "Dockerfile";
+    const context = path.resolve(args.context);
+    if (!fs.existsSync(path.join(context, dockerfile))) {
+      throw new Error(`image ${args.name}: no ${dockerfile} in build context ${context}`);
+    }
+    this.contentHash = contextHash(context, dockerfile, args.buildArgs ?? {});
+    const repo = `${args.prefix ?? "inception"}/${args.name}`;
+    const t = args.target;
+    const image =
+      t.type === "kind" ? `${repo}:${this.contentHash}` : `${t.registry}/${repo}:${this.contentHash}`;
+
+    const environment: Record<string, pulumi.Input<string>> = {
+      IMAGE: image,
+      CONTEXT: context,
+      DOCKERFILE: dockerfile,
+      BUILD_ARGS: Object.entries(args.buildArgs ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join("\n"),
+      TARGET: t.type,
+      CLUSTER: t.type === "kind" ? t.clusterName : "",
+    };
+    const publish = new command.local.Command(
+      `${name}-publish`,
+      {
+        create: PUBLISH_SCRIPT,
+        interpreter: ["/bin/bash", "-c"],
+        environment,
+        // Publish again only when the content changes or the kind cluster was recreated.
+        triggers: [this.contentHash, image, t.type === "kind" ? t.clusterIdentity : t.registry],
+      },
+      { parent: this },
+    );
+    this.ref = publish.stdout.apply(() => image);
+    this.registerOutputs({ ref: this.ref });
+  }
+}
+
+/**
+ * Hash of every file of the build context that docker would send (honouring .dockerignore's
+ * plain patterns), plus the Dockerfile and build args.
+ */
+export function contextHash(context: string, dockerfile: string, buildArgs: Record<string, string>): string {
+  const ignore = readDockerignore(context);
+  const h = crypto.createHash("sha256");
+  h.update(`dockerfile:${dockerfile}\n`);
+  for (const [k, v] of Object.entries(buildArgs).sort()) h.update(`arg:${k}=${v}\n`);
+  for (const rel of listFiles(context, "", ignore)) {
+    h.update(`file:${rel}\n`);
+    h.update(fs.readFileSync(path.join(context, rel)));
+  }
+  return h.digest("hex").slice(0, 12);
+}
+
+function readDockerignore(context: string): RegExp[] {
+  const f = path.join(context, ".dockerignore");
+  if (!fs.existsSync(f)) return [];
+  return fs
+    .readFileSync(f, "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith("#") && !l.startsWith("!"))
+    .map((l) => globToRegExp(l.replace(/^\/+|\/+$/g, "")));
+}
+
+/** `*` matches within a path segment, `**` across segments; a match also covers everything below. */
+export function globToRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*") {
+      re += ".*";
+      i++;
+      if (glob[i + 1] === "/") i++;
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}(/.*)?$`);
+}
+
+function listFiles(root: string, rel: string, ignore: RegExp[]): string[] {
+  const out: string[] = [];
+  const entries = fs
+    .readdirSync(path.join(root, rel), { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (ignore.some((re) => re.test(r))) continue;
+    if (e.isDirectory()) out.push(...listFiles(root, r, ignore));
+    else if (e.isFile()) out.push(r);
+  }
+  return out;
+}

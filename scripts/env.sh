@@ -1,0 +1,39 @@
+# shellcheck shell=bash
+# Sourced by every script: where the caches live and how Pulumi runs offline.
+# Caches live outside the checkout so CI's fresh clone and later sessions reuse them.
+
+INCEPTION_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export INCEPTION_ROOT
+export INCEPTION_CACHE="${INCEPTION_CACHE:-$HOME/.cache/inception}"
+
+# The toolchain directory is keyed by the pinned versions file.
+_versions_file="$INCEPTION_ROOT/toolchain/versions.env"
+# shellcheck source=../toolchain/versions.env
+set -a && . "$_versions_file" && set +a
+INCEPTION_TOOLCHAIN_KEY="$(sha256sum "$_versions_file" | cut -c1-12)"
+export INCEPTION_TOOLCHAIN_KEY
+export INCEPTION_TOOLCHAIN="${INCEPTION_TOOLCHAIN:-$INCEPTION_CACHE/toolchain/$INCEPTION_TOOLCHAIN_KEY}"
+
+# Go's module and build caches, shared by every toolchain key.
+export GOMODCACHE="$INCEPTION_CACHE/go/mod"
+export GOCACHE="$INCEPTION_CACHE/go/build"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+# Pulumi, fully offline: plugins live in the toolchain's PULUMI_HOME, state in a file backend,
+# no update checks, no plugin downloads.
+export PULUMI_HOME="$INCEPTION_TOOLCHAIN/pulumi-home"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$INCEPTION_ROOT/.inception/state}"
+# The local stage's secrets are not secret from the user running it; other stages must set
+# PULUMI_CONFIG_PASSPHRASE themselves (scripts refuse devo/prod without it).
+export INCEPTION_LOCAL_PASSPHRASE="inception-local"
+
+# Tools the toolchain built (or linked from PATH) come first.
+export PATH="$INCEPTION_TOOLCHAIN/bin:$PATH"
+
+# Prints a line with the time since the script started.
+_inception_t0=$(date +%s)
+say() { printf '[inception %4ss] %s\n' "$(($(date +%s) - _inception_t0))" "$*"; }
+die() { printf '[inception] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# npm test: every tier that can run on this machine, each announced; a tier that cannot run says
+# so in one loud line. Ends with one summary line "tests: N passed, N failed".
+#   unit   mocha + pulumi mocks, and the toolchain's own Go tools (go test)
+#   e2e    the real stack on a kind cluster — only when the toolchain cache is complete
+set -uo pipefail
+# shellcheck source=env.sh
+. "$(dirname "$0")/env.sh"
+cd "$INCEPTION_ROOT"
+
+passed=0 failed=0 status=0
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# count FILE PASS_RE FAIL_RE: adds the tier's counts to the totals.
+count_mocha() {
+  local p f
+  p=$(grep -oE '^ *[0-9]+ passing' "$1" | grep -oE '[0-9]+' | tail -n 1)
+  f=$(grep -oE '^ *[0-9]+ failing' "$1" | grep -oE '[0-9]+' | tail -n 1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+}
+
+say "tier unit: mocha (tests/unit)"
+npx mocha --config tests/.mocharc.unit.json 2>&1 | tee "$out/unit.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+count_mocha "$out/unit.log"
+grep -qE '[0-9]+ passing' "$out/unit.log" || { echo "unit tier ran no test" >&2; status=1; failed=$((failed + 1)); }
+
+if [ -f toolchain/go/go.mod ]; then
+  say "tier unit: go test (toolchain/go)"
+  (cd toolchain/go && go test -v -count=1 ./... 2>&1) | tee "$out/go.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  passed=$((passed + $(grep -cE '^\s*--- PASS' "$out/go.log")))
+  failed=$((failed + $(grep -cE '^\s*--- FAIL' "$out/go.log")))
+fi
+
+if [ -x scripts/e2e.sh ]; then
+  if scripts/toolchain.sh --check; then
+    say "tier e2e: scripts/e2e.sh"
+    scripts/e2e.sh 2>&1 | tee "$out/e2e.log"
+    if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+  else
+    echo "!!!!! E2E TIER NOT RUN: the toolchain cache $INCEPTION_TOOLCHAIN is incomplete (run 'npm run toolchain' first; a cold build takes over an hour, so tests never start one) !!!!!"
+  fi
+else
+  echo "!!!!! E2E TIER NOT RUN: scripts/e2e.sh does not exist yet !!!!!"
+fi
+
+echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# npm run toolchain: builds every tool the stack needs from the package registries (Go module
+# proxy, Debian) into $INCEPTION_TOOLCHAIN, a cache directory keyed by toolchain/versions.env.
+# Idempotent: each step leaves a stamp and is skipped when its stamp matches. A tool already on
+# PATH at the pinned version is linked instead of built.
+#
+#   scripts/toolchain.sh            build what is missing
+#   scripts/toolchain.sh --check    exit 0 when the toolchain is complete, 1 otherwise (builds nothing)
+#   scripts/toolchain.sh --print    print the toolchain directory
+set -euo pipefail
+# shellcheck source=env.sh
+. "$(dirname "$0")/env.sh"
+
+TC="$INCEPTION_TOOLCHAIN"
+BIN="$TC/bin"
+WORK="$TC/work"
+LOGS="$TC/logs"
+STAMPS="$TC/stamps"
+
+case "${1:-}" in
+  --check) [ -f "$TC/complete" ] && exit 0 || exit 1 ;;
+  --print) echo "$TC"; exit 0 ;;
+  "") ;;
+  *) die "unknown argument '$1' (expected --check, --print or nothing)" ;;
+esac
+
+mkdir -p "$BIN" "$WORK" "$LOGS" "$STAMPS" "$GOMODCACHE" "$GOCACHE"
+rm -f "$TC/complete"
+
+# stamp NAME VALUE: true when step NAME already ran with VALUE.
+stamped() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp() { printf '%s' "$2" >"$STAMPS/$1"; }
+
+# step NAME: prints the step's start and, on return, its elapsed time.
+step_start() { _step_name="$1"; _step_t0=$(date +%s); say "── $1"; }
+step_done() { say "   $_step_name: $1 ($(($(date +%s) - _step_t0))s)"; }
+
+# run_logged NAME LOG CMD...: runs a long command with its output in LOG and a progress line every
+# 30 s (elapsed time, packages compiled so far), so a cold build never looks hung.
+run_logged() {
+  local name="$1" log="$2"
+  shift 2
+  "$@" >"$log" 2>&1 &
+  local pid=$! t0 rc
+  t0=$(date +%s)
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "   $name: still running, $(($(date +%s) - t0))s, $(wc -l <"$log") log lines, last: $(tail -n 1 "$log" | cut -c1-90)"
+    fi
+  done
+  wait "$pid" && rc=0 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    tail -n 40 "$log" >&2
+    die "$name failed (exit $rc); full log: $log"
+  fi
+}
+
+# on_path_version TOOL CMD...: prints the version the first TOOL on PATH (outside $BIN) reports.
+on_path() {
+  local tool="$1" p
+  p=$(PATH="${PATH//$BIN:/}" command -v "$tool" 2>/dev/null) || return 1
+  echo "$p"
+}
+
+# ── 1. Docker engine ─────────────────────────────────────────────────────────────────────────
+ensure_docker() {
+  step_start "docker engine"
+  if docker info >/dev/null 2>&1; then step_done "already answering"; return; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    say "   installing Debian's docker.io (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    run_logged "apt-get install docker.io" "$LOGS/apt-docker.log" \
+      bash -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io iptables'
+  fi
+  say "   starting dockerd (log: $INCEPTION_CACHE/dockerd.log)"
+  mkdir -p "$INCEPTION_CACHE"
+  nohup dockerd >"$INCEPTION_CACHE/dockerd.log" 2>&1 &
+  local i
+  for i in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && { step_done "started"; return; }
+    sleep 1
+  done
+  tail -n 20 "$INCEPTION_CACHE/dockerd.log" >&2
+  die "dockerd did not answer 'docker info' within 60 s"
+}
+
+# ── 2. Pulumi CLI ────────────────────────────────────────────────────────────────────────────
+build_pulumi() {
+  step_start "pulumi v$PULUMI_VERSION"
+  local want="v$PULUMI_VERSION" p
+  if stamped pulumi "$want" && [ -x "$BIN/pulumi" ]; then step_done "cached"; return; fi
+  if p=$(on_path pulumi) && [ "$("$p" version 2>/dev/null)" = "$want" ]; then
+    ln -sf "$p" "$BIN/pulumi"; stamp pulumi "$want"; step_done "linked $p"; return
+  fi
+  # pkg/go.mod replaces sdk with ../sdk, so `go install pkg@version` cannot work: build from a
+  # wrapper module that requires pkg and sdk at the same version.
+  local mod="$WORK/pulumi-cli"
+  rm -rf "$mod" && mkdir -p "$mod"
+  cat >"$mod/go.mod" <<EOF
+module inception.local/pulumi-cli
+
+go 1.26
+
+require (
+	github.com/pulumi/pulumi/pkg/v3 $want
+	github.com/pulumi/pulumi/sdk/v3 $want
+)
+
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+EOF
+  (cd "$mod" && run_logged "go get pulumi" "$LOGS/pulumi-get.log" \
+    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$want")
+  (cd "$mod" && run_logged "go build pulumi" "$LOGS/pulumi-build.log" \
+    go build -v -o "$BIN/pulumi" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$want" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  stamp pulumi "$want"
+  step_done "built $("$BIN/pulumi" version)"
+}
+
+# ── 3. Own Go tools: the Node.js language host and the command provider ────────────────────────
+# Upstream's pulumi-language-nodejs and pulumi-command modules are not served by the Go module
+# proxy here, so the project ships its own (toolchain/go, see docs/toolchain.md).
+build_own_go() {
+  step_start "inception Go tools (language host, command provider)"
+  local src="$INCEPTION_ROOT/toolchain/go" h
+  h="$(cd "$src" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  h="$h-$PULUMI_COMMAND_VERSION"
+  if stamped own-go "$h" && [ -x "$BIN/pulumi-language-nodejs" ] && [ -x "$BIN/pulumi-resource-command" ]; then
+    step_done "cached"; return 0
+  fi
+  (cd "$src" && run_logged "go build own tools" "$LOGS/own-go.log" bash -c "
+    go build -v -o '$BIN/pulumi-language-nodejs' ./cmd/pulumi-language-nodejs &&
+    go build -v -o '$BIN/pulumi-resource-command' \
+      -ldflags '-X main.version=$PULUMI_COMMAND_VERSION' ./cmd/pulumi-resource-command")
+  # Dynamic providers: the engine runs this name; it starts @pulumi/pulumi's dynamic provider.
+  cat >"$BIN/pulumi-resource-pulumi-nodejs" <<'EOF'
+#!/bin/sh
+exec node ./node_modules/@pulumi/pulumi/cmd/dynamic-provider "$@"
+EOF
+  chmod +x "$BIN/pulumi-resource-pulumi-nodejs"
+  stamp own-go "$h"
+  step_done "built"
+}
+
+# ── 4. pulumi-resource-kubernetes ─────────────────────────────────────────────────────────────
+build_kubernetes_provider() {
+  step_start "pulumi-resource-kubernetes v$PULUMI_KUBERNETES_VERSION"
+  local want="$PULUMI_KUBERNETES_VERSION/$PULUMI_KUBERNETES_MODULE_VERSION"
+  if stamped k8s-provider "$want" && [ -x "$BIN/pulumi-resource-kubernetes" ]; then step_done "cached"; return; fi
+  local src dir="$WORK/pulumi-kubernetes"
+  src=$(go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$PULUMI_KUBERNETES_MODULE_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || die "could not download the kubernetes provider module"
+  # The module replaces its sdk with ../sdk (the same commit's Go SDK, not in the module zip); the
+  # published sdk module of the same release is that code.
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp -r "$src" "$dir/provider" && chmod -R u+w "$dir/provider"
+  (cd "$dir/provider" && go mod edit -replace \
+    "github.com/pulumi/pulumi-kubernetes/sdk/v4=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$PULUMI_KUBERNETES_VERSION")
+  (cd "$dir/provider/cmd/pulumi-resource-kubernetes" &&
+    run_logged "go generate (schema)" "$LOGS/k8s-generate.log" \
+      env VERSION="$PULUMI_KUBERNETES_VERSION" go run -mod=mod ./generate.go)
+  (cd "$dir/provider" && run_logged "go build pulumi-resource-kubernetes" "$LOGS/k8s-provider-build.log" \
+    env CGO_ENABLED=0 go build -mod=mod -v -o "$BIN/pulumi-resource-kubernetes" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
+    ./cmd/pulumi-resource-kubernetes)
+  stamp k8s-provider "$want"
+  step_done "built"
+}
+
+# ── 5. kind, crictl ───────────────────────────────────────────────────────────────────────────
+build_kind() {
+  step_start "kind $KIND_VERSION"
+  local p
+  if stamped kind "$KIND_VERSION" && [ -x "$BIN/kind" ]; then step_done "cached"; return; fi
+  if p=$(on_path kind) && "$p" version 2>/dev/null | grep -q "^kind $KIND_VERSION "; then
+    ln -sf "$p" "$BIN/kind"; stamp kind "$KIND_VERSION"; step_done "linked $p"; return
+  fi
+  run_logged "go install kind" "$LOGS/kind.log" env GOBIN="$BIN" go install -v "sigs.k8s.io/kind@$KIND_VERSION"
+  stamp kind "$KIND_VERSION"
+  step_done "built $("$BIN/kind" version)"
+}
+
+build_crictl() {
+  step_start "crictl $CRICTL_VERSION"
+  local p
+  if stamped crictl "$CRICTL_VERSION" && [ -x "$BIN/crictl" ]; then step_done "cached"; return; fi
+  if p=$(on_path crictl) && "$p" --version 2>/dev/null | grep -q "$CRICTL_VERSION\$"; then
+    ln -sf "$p" "$BIN/crictl"; stamp crictl "$CRICTL_VERSION"; step_done "linked $p"; return
+  fi
+  run_logged "go install crictl" "$LOGS/crictl.log" env GOBIN="$BIN" CGO_ENABLED=0 go install -v \
+    -ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+  stamp crictl "$CRICTL_VERSION"
+  step_done "built $("$BIN/crictl" --version)"
+}
+
+# ── 6. Kubernetes binaries (kubectl here; the node image adds the server side) ─────────────────
+# k8s.io/kubernetes points k8s.io/* at ./staging, which is not in its module zip: a wrapper module
+# repoints them at the published staging modules of the same release.
+kube_module() {
+  local mod="$WORK/kubernetes" gomod
+  if [ -f "$mod/go.mod" ] && grep -q "k8s.io/kubernetes $KUBERNETES_VERSION" "$mod/go.mod"; then echo "$mod"; return; fi
+  rm -rf "$mod" && mkdir -p "$mod"
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  {
+    printf 'module inception.local/kubernetes\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\n' "$KUBERNETES_VERSION"
+    grep -E '=> \./staging/src/' "$gomod" | awk -v v="$KUBERNETES_STAGING_VERSION" '{print "replace " $1 " => " $1 " " v}'
+    # Non-staging replaces of k8s.io/kubernetes apply only in its own main module: carry them over.
+    grep -E '^replace .*=> [^.]' "$gomod" | grep -v '=> \./' || true
+  } >"$mod/go.mod"
+  echo "$mod"
+}
+
+kube_ldflags() {
+  local v="$KUBERNETES_VERSION" major minor now
+  major=$(echo "$v" | sed -E 's/^v([0-9]+)\..*/\1/')
+  minor=$(echo "$v" | sed -E 's/^v[0-9]+\.([0-9]+)\..*/\1/')
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local f=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f="$f -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    f="$f -X $pkg.gitTreeState=clean -X $pkg.buildDate=$now -X $pkg.gitCommit=inception-$v"
+  done
+  echo "-s -w$f"
+}
+
+# build_kube NAME...: builds k8s.io/kubernetes/cmd/NAME for each name into $BIN.
+build_kube() {
+  local mod missing=() n
+  for n in "$@"; do
+    stamped "kube-$n" "$KUBERNETES_VERSION" && [ -x "$BIN/$n" ] || missing+=("$n")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  mod=$(kube_module)
+  if [ ! -f "$mod/go.sum" ] || ! stamped kube-get "$KUBERNETES_VERSION"; then
+    (cd "$mod" && run_logged "go get k8s.io/kubernetes" "$LOGS/kube-get.log" \
+      go get "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION")
+    stamp kube-get "$KUBERNETES_VERSION"
+  fi
+  local ld pkgs=()
+  ld=$(kube_ldflags)
+  for n in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$n"); done
+  (cd "$mod" && run_logged "go build ${missing[*]}" "$LOGS/kube-build.log" \
+    env CGO_ENABLED=0 go build -mod=mod -v -ldflags "$ld" -o "$BIN/" "${pkgs[@]}")
+  for n in "${missing[@]}"; do stamp "kube-$n" "$KUBERNETES_VERSION"; done
+}
+
+build_kubectl() {
+  step_start "kubectl $KUBERNETES_VERSION"
+  local p
+  if stamped kube-kubectl "$KUBERNETES_VERSION" && [ -x "$BIN/kubectl" ]; then step_done "cached"; return; fi
+  if p=$(on_path kubectl) && "$p" version --client -o json 2>/dev/null | grep -q "\"gitVersion\": \"$KUBERNETES_VERSION\""; then
+    ln -sf "$p" "$BIN/kubectl"; stamp kube-kubectl "$KUBERNETES_VERSION"; step_done "linked $p"; return
+  fi
+  build_kube kubectl
+  step_done "built $("$BIN/kubectl" version --client 2>/dev/null | head -n 1)"
+}
+
+# ── 7. Plugins into PULUMI_HOME ───────────────────────────────────────────────────────────────
+install_plugins() {
+  step_start "pulumi plugins"
+  local name ver file
+  for spec in "kubernetes $PULUMI_KUBERNETES_VERSION pulumi-resource-kubernetes" \
+    "command $PULUMI_COMMAND_VERSION pulumi-resource-command"; do
+    read -r name ver file <<<"$spec"
+    if [ -d "$PULUMI_HOME/plugins/resource-$name-v$ver" ] && stamped "plugin-$name" "$(sha256sum "$BIN/$file" | cut -c1-16)"; then
+      continue
+    fi
+    rm -rf "$PULUMI_HOME/plugins/resource-$name-v$ver"*
+    "$BIN/pulumi" plugin install resource "$name" "$ver" --file "$BIN/$file" >"$LOGS/plugin-$name.log" 2>&1 ||
+      { cat "$LOGS/plugin-$name.log" >&2; die "pulumi plugin install $name failed"; }
+    stamp "plugin-$name" "$(sha256sum "$BIN/$file" | cut -c1-16)"
+  done
+  step_done "$("$BIN/pulumi" plugin ls 2>/dev/null | grep -cE '^(kubernetes|command) ') plugins"
+}
+
+say "toolchain $INCEPTION_TOOLCHAIN_KEY in $TC"
+ensure_docker
+build_kind
+build_crictl
+build_pulumi
+build_kubernetes_provider
+build_kubectl
+if [ -f "$INCEPTION_ROOT/toolchain/go/go.mod" ]; then build_own_go; else own_missing=1; fi
+[ -z "${own_missing:-}" ] || die "toolchain incomplete: the project's own Go tools (toolchain/go) are missing"
+install_plugins
+# Later steps (the kind node image) hook in here.
+if [ -x "$INCEPTION_ROOT/scripts/node-image.sh" ]; then "$INCEPTION_ROOT/scripts/node-image.sh"; fi
+date -u +%Y-%m-%dT%H:%M:%SZ >"$TC/complete"
+say "toolchain complete: $TC"

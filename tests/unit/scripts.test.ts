@@ -1,0 +1,168 @@
+/**
+ * The shell scripts the command resources run, executed for real against fake `kind` and
+ * `docker` CLIs that record their calls (the real ones are exercised by the e2e tier).
+ */
+import { expect } from "chai";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { KIND_CREATE_SCRIPT, KIND_DELETE_SCRIPT } from "../../infra/cluster";
+import { PUBLISH_SCRIPT, contextHash, globToRegExp } from "../../infra/publish";
+
+const FAKE_KIND = `#!/bin/bash
+echo "kind $*" >>"$FAKE/log"
+name=""; cfg=""; args=("$@")
+for ((i = 0; i < $#; i++)); do
+  case "\${args[$i]}" in --name) name="\${args[$((i + 1))]}" ;; --config) cfg="\${args[$((i + 1))]}" ;; esac
+done
+case "$1 $2" in
+  "get clusters") cat "$FAKE/clusters" 2>/dev/null ;;
+  "create cluster")
+    [ -n "\${FAIL_CREATE:-}" ] && { echo "ERROR: failed to create cluster: boom" >&2; exit 1; }
+    cp "$cfg" "$FAKE/config-$name"; echo "$name" >>"$FAKE/clusters" ;;
+  "delete cluster") grep -vx "$name" "$FAKE/clusters" >"$FAKE/c2" || true; mv "$FAKE/c2" "$FAKE/clusters" ;;
+  "get kubeconfig") echo "kubeconfig-of-$name" ;;
+  "load docker-image") ;;
+  *) echo "fake kind: unexpected $*" >&2; exit 2 ;;
+esac
+`;
+
+const FAKE_DOCKER = `#!/bin/bash
+echo "docker $*" >>"$FAKE/log"
+[ "$1" = push ] && [ -n "\${FAIL_PUSH:-}" ] && { echo "denied: requested access to the resource is denied" >&2; exit 1; }
+exit 0
+`;
+
+function sandbox(): {
+  dir: string;
+  run: (script: string, env: Record<string, string>) => ReturnType<typeof spawnSync>;
+  log: () => string[];
+} {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-fake-"));
+  fs.mkdirSync(path.join(dir, "bin"));
+  fs.writeFileSync(path.join(dir, "bin", "kind"), FAKE_KIND, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, "bin", "docker"), FAKE_DOCKER, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, "log"), "");
+  return {
+    dir,
+    run: (script, env) =>
+      spawnSync("/bin/bash", ["-c", script], {
+        env: { PATH: `${dir}/bin:/usr/bin:/bin`, FAKE: dir, ...env },
+        encoding: "utf8",
+      }),
+    log: () => fs.readFileSync(path.join(dir, "log"), "utf8").trim().split("\n").filter(Boolean),
+  };
+}
+
+const KIND_ENV = { CLUSTER: "c1", KIND_CONFIG: '{"kind":"Cluster"}\n', WORKERS: "2", WAIT_SECONDS: "120" };
+
+describe("kind cluster scripts", () => {
+  it("create: writes the generated config, creates with image and wait, prints the kubeconfig", () => {
+    const s = sandbox();
+    const r = s.run(KIND_CREATE_SCRIPT, { ...KIND_ENV, NODE_IMAGE: "img:1" });
+    expect(r.status, String(r.stderr)).to.equal(0);
+    expect(r.stdout).to.equal("kubeconfig-of-c1\n");
+    expect(fs.readFileSync(path.join(s.dir, "config-c1"), "utf8")).to.equal(KIND_ENV.KIND_CONFIG);
+    const create = s.log().find((l) => l.startsWith("kind create cluster"));
+    expect(create).to.match(/--name c1 --config \S+ --image img:1 --wait 120s$/);
+  });
+
+  it("create: omits --image when the stack lets kind choose", () => {
+    const s = sandbox();
+    const r = s.run(KIND_CREATE_SCRIPT, KIND_ENV);
+    expect(r.status).to.equal(0);
+    expect(s.log().find((l) => l.startsWith("kind create cluster"))).to.not.contain("--image");
+  });
+
+  it("create: recreates a cluster left behind by an interrupted run", () => {
+    const s = sandbox();
+    fs.writeFileSync(path.join(s.dir, "clusters"), "c1\n");
+    const r = s.run(KIND_CREATE_SCRIPT, KIND_ENV);
+    expect(r.status).to.equal(0);
+    expect(r.stderr).to.contain("exists but this stack did not create it");
+    const calls = s.log().filter((l) => !l.startsWith("kind get"));
+    expect(calls[0]).to.equal("kind delete cluster --name c1");
+    expect(calls[1]).to.match(/^kind create cluster --name c1/);
+  });
+
+  it("create: fails with kind's error when kind fails", () => {
+    const s = sandbox();
+    const r = s.run(KIND_CREATE_SCRIPT, { ...KIND_ENV, FAIL_CREATE: "1" });
+    expect(r.status).to.not.equal(0);
+    expect(r.stderr).to.contain("ERROR: failed to create cluster: boom");
+    expect(r.stdout).to.equal("");
+  });
+
+  it("delete: deletes a present cluster", () => {
+    const s = sandbox();
+    fs.writeFileSync(path.join(s.dir, "clusters"), "c1\nother\n");
+    const r = s.run(KIND_DELETE_SCRIPT, KIND_ENV);
+    expect(r.status).to.equal(0);
+    expect(s.log()).to.include("kind delete cluster --name c1");
+    expect(fs.readFileSync(path.join(s.dir, "clusters"), "utf8")).to.equal("other\n");
+  });
+
+  it("delete: succeeds when the cluster was deleted out of band", () => {
+    const s = sandbox();
+    fs.writeFileSync(path.join(s.dir, "clusters"), "other\n");
+    const r = s.run(KIND_DELETE_SCRIPT, KIND_ENV);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.contain("already gone");
+    expect(s.log().filter((l) => l.startsWith("kind delete"))).to.have.length(0);
+  });
+});
+
+describe("image publishing", () => {
+  const base = { IMAGE: "inception/svc:abc", CONTEXT: "/ctx", DOCKERFILE: "Dockerfile", BUILD_ARGS: "" };
+
+  it("local: builds then loads into the kind cluster, and prints the image", () => {
+    const s = sandbox();
+    const r = s.run(PUBLISH_SCRIPT, { ...base, TARGET: "kind", CLUSTER: "c1", BUILD_ARGS: "A=1\nB=x y" });
+    expect(r.status, String(r.stderr)).to.equal(0);
+    expect(r.stdout).to.equal("inception/svc:abc\n");
+    expect(s.log()).to.deep.equal([
+      "docker build -t inception/svc:abc -f /ctx/Dockerfile --build-arg A=1 --build-arg B=x y /ctx",
+      "kind load docker-image inception/svc:abc --name c1",
+    ]);
+  });
+
+  it("registry: builds and pushes; a refused push fails with a clear message", () => {
+    const s = sandbox();
+    const ok = s.run(PUBLISH_SCRIPT, {
+      ...base,
+      IMAGE: "reg:5000/inception/svc:abc",
+      TARGET: "registry",
+      CLUSTER: "",
+    });
+    expect(ok.status).to.equal(0);
+    expect(s.log()[1]).to.equal("docker push reg:5000/inception/svc:abc");
+    const bad = s.run(PUBLISH_SCRIPT, { ...base, TARGET: "registry", CLUSTER: "", FAIL_PUSH: "1" });
+    expect(bad.status).to.not.equal(0);
+    expect(bad.stderr).to.contain("the registry refused inception/svc:abc");
+  });
+
+  it("tags by content: changes with a file, ignores .dockerignore'd files", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-ctx-"));
+    fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\n");
+    fs.writeFileSync(path.join(dir, ".dockerignore"), "node_modules\n*.log\n");
+    fs.mkdirSync(path.join(dir, "src"));
+    fs.writeFileSync(path.join(dir, "src", "a.ts"), "a");
+    const h1 = contextHash(dir, "Dockerfile", {});
+    fs.mkdirSync(path.join(dir, "node_modules"));
+    fs.writeFileSync(path.join(dir, "node_modules", "x.js"), "x");
+    fs.writeFileSync(path.join(dir, "debug.log"), "noise");
+    expect(contextHash(dir, "Dockerfile", {})).to.equal(h1);
+    expect(contextHash(dir, "Dockerfile", { V: "2" })).to.not.equal(h1);
+    fs.writeFileSync(path.join(dir, "src", "a.ts"), "b");
+    expect(contextHash(dir, "Dockerfile", {})).to.not.equal(h1);
+  });
+
+  it("globs: * stays in a segment, ** crosses, a directory match covers its contents", () => {
+    expect(globToRegExp("*.log").test("a.log")).to.equal(true);
+    expect(globToRegExp("*.log").test("d/a.log")).to.equal(false);
+    expect(globToRegExp("**/*.log").test("d/e/a.log")).to.equal(true);
+    expect(globToRegExp("dist").test("dist/x/y.js")).to.equal(true);
+    expect(globToRegExp("dist").test("distx")).to.equal(false);
+  });
+});

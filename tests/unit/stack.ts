@@ -1,0 +1,104 @@
+/**
+ * Runs the Pulumi program under `pulumi.runtime.setMocks` and records what it registers.
+ * Mocks are set first, then the program is imported afresh, as Pulumi's testing guide prescribes.
+ */
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  provider: string | undefined;
+  /** Top-level inputs that arrived as secrets. */
+  secretInputs: string[];
+}
+
+// Pulumi's wire marker of a secret value.
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function isSecretValue(v: unknown): v is { value: unknown } {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
+}
+
+export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
+
+class RecordingMocks implements pulumi.runtime.Mocks {
+  readonly resources: Registered[] = [];
+
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+    const inputs: Record<string, unknown> = {};
+    const secretInputs: string[] = [];
+    for (const [k, v] of Object.entries(args.inputs as Record<string, unknown>)) {
+      if (isSecretValue(v)) secretInputs.push(k);
+      inputs[k] = isSecretValue(v) ? v.value : v;
+    }
+    this.resources.push({ type: args.type, name: args.name, inputs, provider: args.provider, secretInputs });
+    const state: Record<string, unknown> = { ...args.inputs };
+    if (args.type === "command:local:Command") state.stdout = FAKE_KUBECONFIG;
+    return { id: `${args.name}-id`, state };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    return args.inputs;
+  }
+}
+
+export interface StackRun {
+  resources: Registered[];
+  exports: Record<string, unknown>;
+  secretExports: string[];
+  of(type: string): Registered[];
+}
+
+/** Sets mocks and config, then imports infra/index.ts afresh. */
+async function importProgram(
+  stack: string,
+  config: Record<string, unknown>,
+): Promise<{ mocks: RecordingMocks; load: () => Record<string, unknown> }> {
+  const mocks = new RecordingMocks();
+  await pulumi.runtime.setMocks(mocks, "inception", stack, false);
+  const raw: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
+  pulumi.runtime.setAllConfig(raw);
+  const infra = path.resolve(__dirname, "../../infra") + path.sep;
+  for (const k of Object.keys(require.cache)) if (k.startsWith(infra)) delete require.cache[k];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return { mocks, load: () => require("../../infra/index") as Record<string, unknown> };
+}
+
+/** Runs infra/index.ts as stack `stack` with `config` (keys like "inception:cluster"). */
+export async function runStack(stack: string, config: Record<string, unknown>): Promise<StackRun> {
+  const { mocks, load } = await importProgram(stack, config);
+  const mod = load();
+  const exports: Record<string, unknown> = {};
+  const secretExports: string[] = [];
+  // The exports resolve only after the resources they come from were registered with the mocks.
+  for (const [k, v] of Object.entries(mod)) {
+    if (pulumi.Output.isInstance(v)) {
+      exports[k] = await new Promise((resolve) => (v as pulumi.Output<unknown>).apply(resolve));
+      if (await pulumi.isSecret(v as pulumi.Output<unknown>)) secretExports.push(k);
+    } else exports[k] = v;
+  }
+  return {
+    resources: mocks.resources,
+    exports,
+    secretExports,
+    of: (type: string) => mocks.resources.filter((r) => r.type === type),
+  };
+}
+
+/** Runs the program expecting it to throw; returns the error and what was registered anyway. */
+export async function runStackExpectingError(
+  stack: string,
+  config: Record<string, unknown>,
+): Promise<{ error: Error; resources: Registered[] }> {
+  const { mocks, load } = await importProgram(stack, config);
+  try {
+    load();
+  } catch (e) {
+    return { error: e as Error, resources: mocks.resources };
+  }
+  throw new Error("the program did not throw");
+}
