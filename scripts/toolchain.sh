@@ -13,6 +13,9 @@ set -euo pipefail
 
 TC="$INCEPTION_TOOLCHAIN"
 BIN="$TC/bin"
+# Provider plugins are installed into PULUMI_HOME from here; kept off PATH so pulumi does not warn
+# that it uses a plugin found on PATH.
+PLUGIN_BIN="$TC/plugin-bin"
 WORK="$TC/work"
 LOGS="$TC/logs"
 STAMPS="$TC/stamps"
@@ -24,7 +27,7 @@ case "${1:-}" in
   *) die "unknown argument '$1' (expected --check, --print or nothing)" ;;
 esac
 
-mkdir -p "$BIN" "$WORK" "$LOGS" "$STAMPS" "$GOMODCACHE" "$GOCACHE"
+mkdir -p "$BIN" "$PLUGIN_BIN" "$WORK" "$LOGS" "$STAMPS" "$GOMODCACHE" "$GOCACHE"
 rm -f "$TC/complete"
 
 # stamp NAME VALUE: true when step NAME already ran with VALUE.
@@ -127,12 +130,12 @@ build_own_go() {
   local src="$INCEPTION_ROOT/toolchain/go" h
   h="$(cd "$src" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
   h="$h-$PULUMI_COMMAND_VERSION"
-  if stamped own-go "$h" && [ -x "$BIN/pulumi-language-nodejs" ] && [ -x "$BIN/pulumi-resource-command" ]; then
+  if stamped own-go "$h" && [ -x "$BIN/pulumi-language-nodejs" ] && [ -x "$PLUGIN_BIN/pulumi-resource-command" ]; then
     step_done "cached"; return 0
   fi
   (cd "$src" && run_logged "go build own tools" "$LOGS/own-go.log" bash -c "
     go build -v -o '$BIN/pulumi-language-nodejs' ./cmd/pulumi-language-nodejs &&
-    go build -v -o '$BIN/pulumi-resource-command' \
+    go build -v -o '$PLUGIN_BIN/pulumi-resource-command' \
       -ldflags '-X main.version=$PULUMI_COMMAND_VERSION' ./cmd/pulumi-resource-command")
   # Dynamic providers: the engine runs this name; it starts @pulumi/pulumi's dynamic provider.
   cat >"$BIN/pulumi-resource-pulumi-nodejs" <<'EOF'
@@ -148,7 +151,7 @@ EOF
 build_kubernetes_provider() {
   step_start "pulumi-resource-kubernetes v$PULUMI_KUBERNETES_VERSION"
   local want="$PULUMI_KUBERNETES_VERSION/$PULUMI_KUBERNETES_MODULE_VERSION"
-  if stamped k8s-provider "$want" && [ -x "$BIN/pulumi-resource-kubernetes" ]; then step_done "cached"; return; fi
+  if stamped k8s-provider "$want" && [ -x "$PLUGIN_BIN/pulumi-resource-kubernetes" ]; then step_done "cached"; return; fi
   local src dir="$WORK/pulumi-kubernetes"
   src=$(go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$PULUMI_KUBERNETES_MODULE_VERSION" \
     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -163,7 +166,7 @@ build_kubernetes_provider() {
     run_logged "go generate (schema)" "$LOGS/k8s-generate.log" \
       env VERSION="$PULUMI_KUBERNETES_VERSION" go run -mod=mod ./generate.go)
   (cd "$dir/provider" && run_logged "go build pulumi-resource-kubernetes" "$LOGS/k8s-provider-build.log" \
-    env CGO_ENABLED=0 go build -mod=mod -v -o "$BIN/pulumi-resource-kubernetes" \
+    env CGO_ENABLED=0 go build -mod=mod -v -o "$PLUGIN_BIN/pulumi-resource-kubernetes" \
     -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
     ./cmd/pulumi-resource-kubernetes)
   stamp k8s-provider "$want"
@@ -266,13 +269,13 @@ install_plugins() {
   for spec in "kubernetes $PULUMI_KUBERNETES_VERSION pulumi-resource-kubernetes" \
     "command $PULUMI_COMMAND_VERSION pulumi-resource-command"; do
     read -r name ver file <<<"$spec"
-    if [ -d "$PULUMI_HOME/plugins/resource-$name-v$ver" ] && stamped "plugin-$name" "$(sha256sum "$BIN/$file" | cut -c1-16)"; then
+    if [ -d "$PULUMI_HOME/plugins/resource-$name-v$ver" ] && stamped "plugin-$name" "$(sha256sum "$PLUGIN_BIN/$file" | cut -c1-16)"; then
       continue
     fi
     rm -rf "$PULUMI_HOME/plugins/resource-$name-v$ver"*
-    "$BIN/pulumi" plugin install resource "$name" "$ver" --file "$BIN/$file" >"$LOGS/plugin-$name.log" 2>&1 ||
+    "$BIN/pulumi" plugin install resource "$name" "$ver" --file "$PLUGIN_BIN/$file" >"$LOGS/plugin-$name.log" 2>&1 ||
       { cat "$LOGS/plugin-$name.log" >&2; die "pulumi plugin install $name failed"; }
-    stamp "plugin-$name" "$(sha256sum "$BIN/$file" | cut -c1-16)"
+    stamp "plugin-$name" "$(sha256sum "$PLUGIN_BIN/$file" | cut -c1-16)"
   done
   step_done "$("$BIN/pulumi" plugin ls 2>/dev/null | grep -cE '^(kubernetes|command) ') plugins"
 }
