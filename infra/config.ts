@@ -23,6 +23,7 @@ import {
   show,
   str,
 } from "./validate";
+import { MockInfraConfig, checkMockPorts, mockInfra, mockPortMappings } from "./mockconfig";
 
 export const NAMESPACE = "inception";
 
@@ -90,6 +91,9 @@ export interface StageConfig {
   namespace: string;
   cluster: KindClusterConfig | ExistingClusterConfig;
   images: ImagesConfig;
+  mockInfra: MockInfraConfig;
+  /** Secret key of the S3 mock's root user (wrap it with pulumi.secret). */
+  s3SecretKey: string;
 }
 
 /** The seed's node labels: worker 1 runs workloads, worker 2 runs the cheap services (mock infra). */
@@ -104,7 +108,7 @@ export const DEFAULT_WORKER_LABELS: Record<string, string>[] = [
   { "node.type": "bai-services-cheap" },
 ];
 
-const TOP_LEVEL_KEYS = ["stage", "namespace", "cluster", "images"] as const;
+const TOP_LEVEL_KEYS = ["stage", "namespace", "cluster", "images", "mockInfra", "s3SecretKey"] as const;
 const KIND_KEYS = [
   "name",
   "workers",
@@ -180,8 +184,41 @@ export function loadConfig(input: LoadInput): StageConfig {
     );
   }
 
+  const mock = mockInfra(p, raw.mockInfra, env);
+  if (cluster.type === "kind") {
+    checkMockPorts(p, mock, cluster.portMappings);
+    // The mock infra's host endpoints (Kafka's external listener is advertised as
+    // localhost:<hostPort>) are kind port mappings to their NodePorts.
+    cluster.portMappings = [
+      ...cluster.portMappings,
+      ...mockPortMappings(mock).map((m) => ({
+        containerPort: m.containerPort,
+        hostPort: m.hostPort,
+        protocol: "TCP" as const,
+        listenAddress: "127.0.0.1",
+      })),
+    ];
+  }
+
+  const s3SecretKey = str(
+    p,
+    "s3SecretKey",
+    raw.s3SecretKey,
+    "inception-mock-secret",
+    /^\S{8,128}$/,
+    "8 to 128 characters without spaces",
+  );
   if (!p.empty) throw new ConfigError(p.list);
-  return { project: input.project, stack: input.stack, stage, namespace, cluster, images };
+  return {
+    project: input.project,
+    stack: input.stack,
+    stage,
+    namespace,
+    cluster,
+    images,
+    mockInfra: mock,
+    s3SecretKey,
+  };
 }
 
 function defaultStage(stack: string): Stage | undefined {

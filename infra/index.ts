@@ -6,6 +6,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configFromPulumi } from "./config";
 import { Cluster, ExistingCluster, KindCluster } from "./cluster";
+import { MockInfra } from "./mock";
+import { PublishTarget } from "./publish";
 
 const config = configFromPulumi();
 
@@ -25,8 +27,28 @@ const namespace = new k8s.core.v1.Namespace(
   { provider: cluster.provider },
 );
 
+// Local: images are loaded into the kind cluster; elsewhere pushed to the stack's registry.
+const publishTo: PublishTarget =
+  cluster.kindName !== undefined
+    ? { type: "kind", clusterName: cluster.kindName, clusterIdentity: cluster.identity }
+    : { type: "registry", registry: config.images.registry ?? "" };
+
+const mockInfra = new MockInfra(
+  "mock",
+  {
+    namespace: config.namespace,
+    config: config.mockInfra,
+    publishTo,
+    imagePrefix: config.images.prefix,
+    s3SecretKey: pulumi.secret(config.s3SecretKey),
+  },
+  { provider: cluster.provider, dependsOn: [namespace] },
+);
+
 export const stage = config.stage;
 export const kubeconfig = cluster.kubeconfig;
 export const kubeContext = cluster.context;
 export const kindCluster = cluster.kindName;
 export const namespaceName: pulumi.Output<string> = namespace.metadata.name;
+export const mockEndpoints = mockInfra.endpoints;
+export const outputsConfigMap = mockInfra.outputsConfigMap;

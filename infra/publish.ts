@@ -4,6 +4,7 @@
  * The tag is a hash of the build context, so an unchanged image is never published again.
  */
 import * as command from "@pulumi/command";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -17,8 +18,13 @@ export type PublishTarget =
 export interface PublishedImageArgs {
   /** Image name; the repository is `<prefix>/<name>`. */
   name: string;
-  /** Build context directory (absolute, or relative to the working directory). */
-  context: string;
+  /** Build context directory (absolute, or relative to the working directory). Give this or `image`. */
+  context?: string;
+  /**
+   * A prebuilt image to publish instead of building one (pulled first when absent). Loaded into kind
+   * under its own name; pushed as `<registry>/<prefix>/<name>:<tag>`. Defaults to none.
+   */
+  image?: string;
   /** Dockerfile path relative to the context. Defaults to "Dockerfile". */
   dockerfile?: string;
   /** Build arguments. Defaults to none. */
@@ -30,10 +36,18 @@ export interface PublishedImageArgs {
 }
 
 export const PUBLISH_SCRIPT = `set -euo pipefail
-args=()
-while IFS= read -r a; do [ -n "$a" ] && args+=(--build-arg "$a"); done <<<"\${BUILD_ARGS:-}"
-echo "inception: building $IMAGE from $CONTEXT" >&2
-docker build -t "$IMAGE" -f "$CONTEXT/$DOCKERFILE" "\${args[@]}" "$CONTEXT" >&2
+if [ -n "\${SOURCE_IMAGE:-}" ]; then
+  if ! docker image inspect "$SOURCE_IMAGE" >/dev/null 2>&1; then
+    echo "inception: pulling $SOURCE_IMAGE" >&2
+    docker pull "$SOURCE_IMAGE" >&2 || { echo "inception: $SOURCE_IMAGE is neither present nor pullable (on an air-gapped host, build it with npm run toolchain)" >&2; exit 1; }
+  fi
+  [ "$SOURCE_IMAGE" = "$IMAGE" ] || docker tag "$SOURCE_IMAGE" "$IMAGE" >&2
+else
+  args=()
+  while IFS= read -r a; do [ -n "$a" ] && args+=(--build-arg "$a"); done <<<"\${BUILD_ARGS:-}"
+  echo "inception: building $IMAGE from $CONTEXT" >&2
+  docker build -t "$IMAGE" -f "$CONTEXT/$DOCKERFILE" "\${args[@]}" "$CONTEXT" >&2
+fi
 if [ "$TARGET" = kind ]; then
   echo "inception: loading $IMAGE into kind cluster $CLUSTER" >&2
   kind load docker-image "$IMAGE" --name "$CLUSTER" >&2
@@ -56,19 +70,28 @@ export class PublishedImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: PublishedImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("inception:publish:PublishedImage", name, {}, opts);
+    if ((args.context === undefined) === (args.image === undefined)) {
+      throw new Error(`image ${args.name}: give exactly one of context (to build) or image (prebuilt)`);
+    }
     const dockerfile = args.dockerfile ?? "Dockerfile";
-    const context = path.resolve(args.context);
-    if (!fs.existsSync(path.join(context, dockerfile))) {
+    const context = args.context === undefined ? "" : path.resolve(args.context);
+    if (args.context !== undefined && !fs.existsSync(path.join(context, dockerfile))) {
       throw new Error(`image ${args.name}: no ${dockerfile} in build context ${context}`);
     }
-    this.contentHash = contextHash(context, dockerfile, args.buildArgs ?? {});
+    this.contentHash =
+      args.image !== undefined
+        ? imageHash(args.image)
+        : contextHash(context, dockerfile, args.buildArgs ?? {});
     const repo = `${args.prefix ?? "inception"}/${args.name}`;
     const t = args.target;
+    const tag =
+      args.image !== undefined ? (args.image.split(":").pop() ?? this.contentHash) : this.contentHash;
     const image =
-      t.type === "kind" ? `${repo}:${this.contentHash}` : `${t.registry}/${repo}:${this.contentHash}`;
+      t.type === "kind" ? (args.image ?? `${repo}:${this.contentHash}`) : `${t.registry}/${repo}:${tag}`;
 
     const environment: Record<string, pulumi.Input<string>> = {
       IMAGE: image,
+      SOURCE_IMAGE: args.image ?? "",
       CONTEXT: context,
       DOCKERFILE: dockerfile,
       BUILD_ARGS: Object.entries(args.buildArgs ?? {})
@@ -91,6 +114,13 @@ export class PublishedImage extends pulumi.ComponentResource {
     this.ref = publish.stdout.apply(() => image);
     this.registerOutputs({ ref: this.ref });
   }
+}
+
+/** A prebuilt image is identified by its local image ID when present, else by its reference. */
+export function imageHash(image: string): string {
+  const r = spawnSync("docker", ["image", "inspect", "--format", "{{.Id}}", image], { encoding: "utf8" });
+  const id = r.status === 0 ? r.stdout.trim() : image;
+  return crypto.createHash("sha256").update(id).digest("hex").slice(0, 12);
 }
 
 /**

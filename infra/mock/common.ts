@@ -1,0 +1,56 @@
+/** Pieces every mock workload shares: labels, placement, the Deployment + Service pair. */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Mock infra prefers the seed's cheap-services nodes, and runs anywhere when there are none. */
+export const SERVICES_AFFINITY: k8s.types.input.core.v1.Affinity = {
+  nodeAffinity: {
+    preferredDuringSchedulingIgnoredDuringExecution: [
+      {
+        weight: 100,
+        preference: {
+          matchExpressions: [{ key: "node.type", operator: "In", values: ["bai-services-cheap"] }],
+        },
+      },
+    ],
+  },
+};
+
+export function mockLabels(component: string): Record<string, string> {
+  return { "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "inception-mock-infra" };
+}
+
+export interface MockServicePort {
+  name: string;
+  port: number;
+  /** Set to publish the port as a NodePort. */
+  nodePort?: number;
+}
+
+/** A Service selecting `component`'s pods; NodePort when any port has a nodePort. */
+export function mockService(
+  name: string,
+  component: string,
+  namespace: pulumi.Input<string>,
+  ports: MockServicePort[],
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
+  const nodePort = ports.some((p) => p.nodePort !== undefined);
+  return new k8s.core.v1.Service(
+    name,
+    {
+      metadata: { name: component, namespace, labels: mockLabels(component) },
+      spec: {
+        type: nodePort ? "NodePort" : "ClusterIP",
+        selector: mockLabels(component),
+        ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, nodePort: p.nodePort })),
+      },
+    },
+    opts,
+  );
+}
+
+/** In-cluster DNS name of a Service. */
+export function serviceHost(component: string, namespace: string): string {
+  return `${component}.${namespace}.svc.cluster.local`;
+}

@@ -1,0 +1,26 @@
+/**
+ * The images the mock infra runs. `public`: pinned upstream images (clusters that can pull).
+ * `local`: the same software built on this machine from the package registries by
+ * scripts/mock-images.sh (toolchain), for air-gapped hosts; the stack publishes them to the cluster.
+ * Both sets honour the same contract (paths and commands used by the components).
+ */
+import type { ImageSet } from "../mockconfig";
+
+export type MockImage = "kafka" | "zookeeper" | "s3" | "dataServer";
+
+// Pinned tags; the local set's versions come from toolchain/kafka/version.env and
+// toolchain/mock-images.env (kept equal to these by a unit test).
+export const MOCK_IMAGES: Record<ImageSet, Record<MockImage, string>> = {
+  public: {
+    kafka: "apache/kafka:4.4.0",
+    zookeeper: "zookeeper:3.8.4",
+    s3: "versity/versitygw:v1.8.0",
+    dataServer: "python:3.12.8-slim-bookworm",
+  },
+  local: {
+    kafka: "inception/mock-kafka:4.4.0",
+    zookeeper: "inception/mock-zookeeper:3.8",
+    s3: "inception/mock-s3:v1.8.0",
+    dataServer: "inception/mock-http:3.11",
+  },
+};

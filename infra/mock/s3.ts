@@ -1,0 +1,89 @@
+/**
+ * An S3 mock: versitygw (Apache-2.0) with its POSIX backend. Each bucket is a directory under the
+ * backend's root, created before the gateway starts, so the buckets exist before it reports ready.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { S3Config } from "../mockconfig";
+import { SERVICES_AFFINITY, mockLabels, mockService, serviceHost } from "./common";
+
+export const S3_PORT = 7070;
+
+export interface S3MockArgs {
+  /** Namespace of the mock. */
+  namespace: string;
+  /** Gateway image (see images.ts). */
+  image: pulumi.Input<string>;
+  /** Validated S3 settings. */
+  config: S3Config;
+  /** Secret key of the root user (a Pulumi secret). */
+  secretKey: pulumi.Input<string>;
+}
+
+export const S3_START_SCRIPT = `set -eu
+for b in $S3_BUCKETS; do mkdir -p "/data/$b"; done
+exec versitygw --port :${S3_PORT} --health /health posix /data
+`;
+
+export class S3Mock extends pulumi.ComponentResource {
+  /** In-cluster endpoint URL. */
+  readonly endpoint: string;
+  /** Endpoint URL for clients on the host (local stage). */
+  readonly externalEndpoint: string;
+  /** Resolves when the gateway is Ready. */
+  readonly ready: pulumi.Output<string>;
+
+  constructor(name: string, args: S3MockArgs, opts: pulumi.ComponentResourceOptions) {
+    super("inception:mock:S3Mock", name, {}, opts);
+    const c = args.config;
+    const ns = args.namespace;
+    const labels = mockLabels("s3");
+    this.endpoint = `http://${serviceHost("s3", ns)}:${S3_PORT}`;
+    this.externalEndpoint = `http://localhost:${c.hostPort}`;
+    const child = { parent: this };
+
+    const secret = new k8s.core.v1.Secret(
+      `${name}-credentials`,
+      {
+        metadata: { name: "s3-credentials", namespace: ns, labels },
+        stringData: { ROOT_ACCESS_KEY_ID: c.accessKey, ROOT_SECRET_ACCESS_KEY: args.secretKey },
+      },
+      child,
+    );
+    mockService(`${name}-service`, "s3", ns, [{ name: "s3", port: S3_PORT, nodePort: c.nodePort }], child);
+    const deployment = new k8s.apps.v1.Deployment(
+      `${name}-gateway`,
+      {
+        metadata: { name: "s3", namespace: ns, labels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              affinity: SERVICES_AFFINITY,
+              containers: [
+                {
+                  name: "s3",
+                  image: args.image,
+                  imagePullPolicy: "IfNotPresent",
+                  command: ["/bin/sh", "-c", S3_START_SCRIPT],
+                  env: [{ name: "S3_BUCKETS", value: c.buckets.join(" ") }],
+                  envFrom: [{ secretRef: { name: secret.metadata.name } }],
+                  ports: [{ name: "s3", containerPort: S3_PORT }],
+                  readinessProbe: { httpGet: { path: "/health", port: S3_PORT }, periodSeconds: 2 },
+                  resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "512Mi" } },
+                  volumeMounts: [{ name: "data", mountPath: "/data" }],
+                },
+              ],
+              volumes: [{ name: "data", emptyDir: {} }],
+            },
+          },
+        },
+      },
+      child,
+    );
+    this.ready = deployment.status.apply(() => this.endpoint);
+    this.registerOutputs({ endpoint: this.endpoint });
+  }
+}
