@@ -21,7 +21,8 @@ LOGS="$TC/logs"
 STAMPS="$TC/stamps"
 
 case "${1:-}" in
-  --check) [ -f "$TC/complete" ] && exit 0 || exit 1 ;;
+  # Complete = every step finished and the images it built are still in Docker's store.
+  --check) [ -f "$TC/complete" ] && "$INCEPTION_ROOT/scripts/mock-images.sh" --check && exit 0 || exit 1 ;;
   --print) echo "$TC"; exit 0 ;;
   "") ;;
   *) die "unknown argument '$1' (expected --check, --print or nothing)" ;;
@@ -290,7 +291,9 @@ build_kubectl
 if [ -f "$INCEPTION_ROOT/toolchain/go/go.mod" ]; then build_own_go; else own_missing=1; fi
 [ -z "${own_missing:-}" ] || die "toolchain incomplete: the project's own Go tools (toolchain/go) are missing"
 install_plugins
-# Later steps (the kind node image) hook in here.
+# The kind node image and the shared base image (scripts/node-image.sh), then the locally built
+# mock infra images on that base.
 if [ -x "$INCEPTION_ROOT/scripts/node-image.sh" ]; then "$INCEPTION_ROOT/scripts/node-image.sh"; fi
+"$INCEPTION_ROOT/scripts/mock-images.sh"
 date -u +%Y-%m-%dT%H:%M:%SZ >"$TC/complete"
 say "toolchain complete: $TC"

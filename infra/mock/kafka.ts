@@ -12,6 +12,9 @@ import { SERVICES_AFFINITY, mockLabels, mockService, serviceHost } from "./commo
 export const KAFKA_INTERNAL_PORT = 9092;
 export const KAFKA_EXTERNAL_PORT = 9094;
 const CONTROLLER_PORT = 9093;
+// A listener only the pod itself uses (start-up topic creation, readiness): advertised as
+// localhost, so it needs neither cluster DNS nor hairpin traffic through the Service.
+const LOCAL_PORT = 9095;
 const DATA = "/var/lib/kafka/data";
 
 export interface KafkaArgs {
@@ -31,9 +34,10 @@ export function kafkaServerProperties(namespace: string, externalHost: string, h
     "process.roles": "broker,controller",
     "node.id": 1,
     "controller.quorum.voters": `1@localhost:${CONTROLLER_PORT}`,
-    listeners: `INTERNAL://:${KAFKA_INTERNAL_PORT},CONTROLLER://:${CONTROLLER_PORT},EXTERNAL://:${KAFKA_EXTERNAL_PORT}`,
-    "advertised.listeners": `INTERNAL://${serviceHost("kafka", namespace)}:${KAFKA_INTERNAL_PORT},EXTERNAL://${externalHost}:${hostPort}`,
-    "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:PLAINTEXT",
+    listeners: `INTERNAL://:${KAFKA_INTERNAL_PORT},CONTROLLER://:${CONTROLLER_PORT},EXTERNAL://:${KAFKA_EXTERNAL_PORT},LOCAL://127.0.0.1:${LOCAL_PORT}`,
+    "advertised.listeners": `INTERNAL://${serviceHost("kafka", namespace)}:${KAFKA_INTERNAL_PORT},EXTERNAL://${externalHost}:${hostPort},LOCAL://localhost:${LOCAL_PORT}`,
+    "listener.security.protocol.map":
+      "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:PLAINTEXT,LOCAL:PLAINTEXT",
     "inter.broker.listener.name": "INTERNAL",
     "controller.listener.names": "CONTROLLER",
     "log.dirs": DATA,
@@ -65,13 +69,13 @@ fi
 broker=$!
 trap 'kill -TERM $broker; wait $broker' TERM INT
 deadline=$(( $(date +%s) + 300 ))
-until "$bin/kafka-topics.sh" --bootstrap-server localhost:${KAFKA_INTERNAL_PORT} --list >/dev/null 2>&1; do
+until "$bin/kafka-topics.sh" --bootstrap-server localhost:${LOCAL_PORT} --list >/dev/null 2>&1; do
   kill -0 $broker 2>/dev/null || { echo "inception: broker exited during start-up" >&2; exit 1; }
   [ "$(date +%s)" -lt "$deadline" ] || { echo "inception: broker did not answer within 300 s" >&2; exit 1; }
   sleep 1
 done
 for spec in $KAFKA_TOPICS; do
-  "$bin/kafka-topics.sh" --bootstrap-server localhost:${KAFKA_INTERNAL_PORT} --create --if-not-exists \\
+  "$bin/kafka-topics.sh" --bootstrap-server localhost:${LOCAL_PORT} --create --if-not-exists \\
     --topic "\${spec%%:*}" --partitions "\${spec##*:}" --replication-factor 1
 done
 echo "inception: broker ready, topics: $KAFKA_TOPICS"

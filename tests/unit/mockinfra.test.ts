@@ -184,3 +184,26 @@ describe("mock infra", () => {
     }
   });
 });
+
+describe("mock image versions", () => {
+  it("the local set's tags are the ones scripts/mock-images.sh builds", () => {
+    const env = Object.fromEntries(
+      fs
+        .readFileSync(path.join(__dirname, "../../images/versions.env"), "utf8")
+        .split("\n")
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => l.split("=", 2) as [string, string]),
+    );
+    expect([env.MOCK_KAFKA_TAG, env.MOCK_ZOOKEEPER_TAG, env.MOCK_S3_TAG, env.MOCK_HTTP_TAG]).to.deep.equal([
+      MOCK_IMAGES.local.kafka,
+      MOCK_IMAGES.local.zookeeper,
+      MOCK_IMAGES.local.s3,
+      MOCK_IMAGES.local.dataServer,
+    ]);
+    const kafka = fs.readFileSync(path.join(__dirname, "../../toolchain/kafka/version.env"), "utf8");
+    expect(MOCK_IMAGES.local.kafka).to.equal(
+      `inception/mock-kafka:${/^KAFKA_VERSION=(.*)$/m.exec(kafka)![1]}`,
+    );
+    expect(MOCK_IMAGES.public.kafka).to.equal(`apache/kafka:${/^KAFKA_VERSION=(.*)$/m.exec(kafka)![1]}`);
+  });
+});

@@ -1,0 +1,4 @@
+#!/bin/bash
+# Runs a Kafka main class with the image's jars (the subset of upstream's script the mock needs).
+exec java ${KAFKA_HEAP_OPTS:--Xmx256m} -XX:+UseG1GC -Djava.awt.headless=true \
+  -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.yaml -cp '/opt/kafka/libs/*' "$@"
