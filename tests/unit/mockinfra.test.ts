@@ -191,7 +191,7 @@ describe("mock image versions", () => {
       fs
         .readFileSync(path.join(__dirname, "../../images/versions.env"), "utf8")
         .split("\n")
-        .filter((l) => /^[A-Z_]+=/.test(l))
+        .filter((l) => /^[A-Z0-9_]+=/.test(l))
         .map((l) => l.split("=", 2) as [string, string]),
     );
     expect([env.MOCK_KAFKA_TAG, env.MOCK_ZOOKEEPER_TAG, env.MOCK_S3_TAG, env.MOCK_HTTP_TAG]).to.deep.equal([
