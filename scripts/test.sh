@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm test: every tier that can run on this machine, each announced; a tier that cannot run says
 # so in one loud line. Ends with one summary line "tests: N passed, N failed".
-#   unit   mocha + pulumi mocks, and the toolchain's own Go tools (go test)
+#   unit       mocha + pulumi mocks, and the toolchain's own Go tools (go test)
+#   component  the harness against a real Kafka broker on this host (Maven Central jars, Java)
 #   e2e    the real stack on a kind cluster — only when the toolchain cache is complete
 set -uo pipefail
 # shellcheck source=env.sh
@@ -25,6 +26,12 @@ npx mocha --config tests/.mocharc.unit.json 2>&1 | tee "$out/unit.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 count_mocha "$out/unit.log"
 grep -qE '[0-9]+ passing' "$out/unit.log" || { echo "unit tier ran no test" >&2; status=1; failed=$((failed + 1)); }
+
+say "tier component: mocha (tests/component) against a real Kafka broker started on this host"
+npx mocha --config tests/.mocharc.component.json 2>&1 | tee "$out/component.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+count_mocha "$out/component.log"
+grep -qE '[0-9]+ passing' "$out/component.log" || { echo "component tier ran no test" >&2; status=1; failed=$((failed + 1)); }
 
 if [ -f toolchain/go/go.mod ]; then
   say "tier unit: go test (toolchain/go)"
