@@ -24,6 +24,7 @@ import {
   str,
 } from "./validate";
 import { MockInfraConfig, checkMockPorts, mockInfra, mockPortMappings } from "./mockconfig";
+import { SuiteConfig, suiteConfig } from "./suiteconfig";
 
 export const NAMESPACE = "inception";
 
@@ -94,6 +95,7 @@ export interface StageConfig {
   mockInfra: MockInfraConfig;
   /** Secret key of the S3 mock's root user (wrap it with pulumi.secret). */
   s3SecretKey: string;
+  suite: SuiteConfig;
 }
 
 /** The seed's node labels: worker 1 runs workloads, worker 2 runs the cheap services (mock infra). */
@@ -108,7 +110,15 @@ export const DEFAULT_WORKER_LABELS: Record<string, string>[] = [
   { "node.type": "bai-services-cheap" },
 ];
 
-const TOP_LEVEL_KEYS = ["stage", "namespace", "cluster", "images", "mockInfra", "s3SecretKey"] as const;
+const TOP_LEVEL_KEYS = [
+  "stage",
+  "namespace",
+  "cluster",
+  "images",
+  "mockInfra",
+  "s3SecretKey",
+  "suite",
+] as const;
 const KIND_KEYS = [
   "name",
   "workers",
@@ -208,8 +218,22 @@ export function loadConfig(input: LoadInput): StageConfig {
     /^\S{8,128}$/,
     "8 to 128 characters without spaces",
   );
+  const suite = suiteConfig(p, raw.suite);
+  if (suite.enabled && suite.runner === "host" && stage !== "local") {
+    p.other(
+      "suite.runner",
+      `is "host", which needs the host endpoints of the local stage (this is ${stage})`,
+    );
+  }
+  if (suite.enabled && !mock.kafka.enabled) {
+    p.other(
+      "suite.enabled",
+      "is true but mockInfra.kafka is disabled: the suite talks to the service through Kafka",
+    );
+  }
   if (!p.empty) throw new ConfigError(p.list);
   return {
+    suite,
     project: input.project,
     stack: input.stack,
     stage,

@@ -111,6 +111,7 @@ describe("mock infra", () => {
         s3: { enabled: false },
         dataServer: { enabled: false },
       },
+      "inception:suite": { enabled: false },
     });
     const crds = run.of("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition");
     expect(crds.map((c) => meta(c).name)).to.deep.equal(["mpijobs.kubeflow.org"]);

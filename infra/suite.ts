@@ -1,0 +1,210 @@
+/**
+ * One run of the black-box suite: a Kubernetes Job (or, with runner "host", mocha on this machine)
+ * and the post-deploy hook that waits for it, streams its lines into `pulumi up`'s output and
+ * hands back the results (stack outputs) and the run's artifacts folder.
+ */
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import type { SuiteConfig } from "./suiteconfig";
+
+export const SUITE_RUN_LABEL = "inception.dev/suite-run";
+
+/** A service under test as far as the hook is concerned: whose logs to collect. */
+export interface CollectedService {
+  /** Service name (a folder of the artifacts). */
+  name: string;
+  /** Label selector of the service's own pods. */
+  podSelector: string;
+  /** Label selector of the pods and Jobs it spawns. */
+  spawnedSelector: string;
+}
+
+export interface SuiteRunArgs {
+  /** Namespace of the Job. */
+  namespace: string;
+  /** Validated suite settings. */
+  config: SuiteConfig;
+  /** Stack name (artifacts go to `<artifactsDir>/<stack>/<run id>`). */
+  stack: string;
+  /** This run's id; a new one per `up` unless rerun is "onChange". */
+  runId: string;
+  /** Suite image reference, resolved once it is available to the cluster. */
+  image: pulumi.Input<string>;
+  /** Name of the mock infra outputs ConfigMap the suite reads its endpoints from. */
+  outputsConfigMap: pulumi.Input<string>;
+  /** Kubeconfig (secret) and context the hook uses. */
+  kubeconfig: pulumi.Input<string>;
+  /** Kubeconfig context. */
+  context: pulumi.Input<string>;
+  /** Services whose logs the hook collects. Defaults to none. */
+  services?: CollectedService[];
+  /** What must be ready before the run starts (services under test, mock infra). Defaults to none. */
+  after?: pulumi.Input<pulumi.Resource>[];
+  /** Root of the checkout (the hook's script and the artifacts folder are resolved against it). */
+  projectRoot: string;
+  /** Endpoints the host runner uses instead of the in-cluster ones. Defaults to none. */
+  hostEnv?: pulumi.Input<Record<string, string>>;
+}
+
+/** The endpoints the harness reads, from the outputs ConfigMap keys (infra/mock/index.ts). */
+const ENV_FROM_OUTPUTS: Record<string, string> = {
+  KAFKA_BOOTSTRAP_SERVERS: "kafka_bootstrap_servers",
+  S3_ENDPOINT: "s3_endpoint",
+  S3_BUCKETS: "s3_buckets",
+  S3_ACCESS_KEY: "s3_access_key",
+  DATA_SERVER_URL: "data_server_url",
+  ZOOKEEPER_CONNECT: "zookeeper_connect",
+};
+
+export class SuiteRun extends pulumi.ComponentResource {
+  /** `{passed, failed, pending, durationMs, failures}` of this run. */
+  readonly tests: pulumi.Output<unknown>;
+  readonly runId: string;
+  /** Folder holding junit.xml, results.json and every log of this run. */
+  readonly artifactsDir: string;
+  /** The suite Job's name (undefined with the host runner). */
+  readonly jobName: string | undefined;
+
+  constructor(name: string, args: SuiteRunArgs, opts: pulumi.ComponentResourceOptions) {
+    super("inception:suite:SuiteRun", name, {}, opts);
+    const c = args.config;
+    const ns = args.namespace;
+    const child = { parent: this };
+    this.runId = args.runId;
+    this.artifactsDir = path.resolve(args.projectRoot, c.artifactsDir, args.stack, args.runId);
+
+    const labels = { "app.kubernetes.io/part-of": "inception-suite" };
+    const sa = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      { metadata: { name: "suite", namespace: ns, labels } },
+      child,
+    );
+    // Read-only: what the harness needs to watch the service's work, nothing it could break.
+    const role = new k8s.rbac.v1.Role(
+      `${name}-role`,
+      {
+        metadata: { name: "suite-reader", namespace: ns, labels },
+        rules: [
+          {
+            apiGroups: [""],
+            resources: ["pods", "pods/log", "services", "events", "persistentvolumeclaims"],
+            verbs: ["get", "list", "watch"],
+          },
+          { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["get", "list", "watch"] },
+          { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["get", "list", "watch"] },
+        ],
+      },
+      child,
+    );
+    const binding = new k8s.rbac.v1.RoleBinding(
+      `${name}-binding`,
+      {
+        metadata: { name: "suite-reader", namespace: ns, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      child,
+    );
+
+    const settings: Record<string, string> = {
+      RUN_ID: args.runId,
+      SUITE_NAME: `${args.stack}-${args.runId}`,
+      MOCHA_TIMEOUT_MS: String(c.testTimeoutMs),
+      MOCHA_RETRIES: String(c.retries),
+      ...(c.grep ? { MOCHA_GREP: c.grep } : {}),
+      WAIT_TIMEOUT_MS: String(Math.min(c.testTimeoutMs, 60000)),
+      NAMESPACE: ns,
+      ARTIFACTS_DIR: "/tmp/artifacts",
+    };
+
+    let hookAfter: pulumi.Input<pulumi.Resource>[] = [binding];
+    if (c.runner === "job") {
+      this.jobName = `suite-${args.runId}`;
+      const job = new k8s.batch.v1.Job(
+        `${name}-job-${args.runId}`,
+        {
+          metadata: {
+            name: this.jobName,
+            namespace: ns,
+            labels: { ...labels, [SUITE_RUN_LABEL]: args.runId },
+            // The hook waits for the Job (and streams it); Pulumi must not block on it.
+            annotations: { "pulumi.com/skipAwait": "true" },
+          },
+          spec: {
+            backoffLimit: 0,
+            activeDeadlineSeconds: c.timeoutSeconds,
+            template: {
+              metadata: { labels: { ...labels, [SUITE_RUN_LABEL]: args.runId } },
+              spec: {
+                restartPolicy: "Never",
+                serviceAccountName: sa.metadata.name,
+                containers: [
+                  {
+                    name: "suite",
+                    image: args.image,
+                    imagePullPolicy: "IfNotPresent",
+                    env: [
+                      ...Object.entries(settings).map(([k, v]) => ({ name: k, value: v })),
+                      ...Object.entries(ENV_FROM_OUTPUTS).map(([k, key]) => ({
+                        name: k,
+                        valueFrom: { configMapKeyRef: { name: args.outputsConfigMap, key, optional: true } },
+                      })),
+                    ],
+                    resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+                  },
+                ],
+              },
+            },
+          },
+        },
+        // Old runs' Jobs stay for inspection; the hook keeps the newest keepRuns of them.
+        {
+          ...child,
+          dependsOn: [binding, ...(args.after ?? [])],
+          retainOnDelete: true,
+          deleteBeforeReplace: false,
+        },
+      );
+      hookAfter = [job];
+    } else {
+      this.jobName = undefined;
+    }
+
+    const hookEnv: Record<string, pulumi.Input<string>> = {
+      HOOK_KUBECONFIG: args.kubeconfig,
+      HOOK_CONTEXT: args.context,
+      HOOK_NAMESPACE: ns,
+      HOOK_JOB: this.jobName ?? "",
+      HOOK_RUN_ID: args.runId,
+      HOOK_RUN_DIR: this.artifactsDir,
+      HOOK_SERVICES: JSON.stringify(args.services ?? []),
+      HOOK_TIMEOUT_SECONDS: String(c.timeoutSeconds + 120),
+      HOOK_FAIL_ON_TEST_FAILURE: String(c.failOnTestFailure),
+      HOOK_KEEP_RUNS: String(c.keepRuns),
+      HOOK_HOST_ENV: pulumi.output(args.hostEnv ?? {}).apply((e) => JSON.stringify({ ...settings, ...e })),
+    };
+    const script =
+      c.runner === "job"
+        ? `exec node -r ts-node/register/transpile-only infra/hook/main.ts`
+        : `exec node -r ts-node/register/transpile-only infra/hook/host.ts`;
+    const hook = new command.local.Command(
+      `${name}-hook`,
+      {
+        create: script,
+        dir: args.projectRoot,
+        environment: hookEnv,
+        // A new run id means a new run; the suite's own inputs are part of it with rerun "onChange".
+        triggers: [args.runId],
+        logging: "stderr",
+      },
+      { ...child, dependsOn: [...hookAfter, ...(args.after ?? [])], additionalSecretOutputs: [] },
+    );
+    this.tests = hook.stdout.apply((out) => {
+      const last = out.trim().split("\n").pop() ?? "{}";
+      return (JSON.parse(last) as { tests?: unknown }).tests;
+    });
+    this.registerOutputs({ tests: this.tests });
+  }
+}
