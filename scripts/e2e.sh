@@ -20,6 +20,7 @@ pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
 for m in kafka s3 dataServer zookeeper; do
   pulumi config set --stack "$stack" --path "inception:mockInfra.$m.enabled" false
 done
+pulumi config set --stack "$stack" --path inception:suite.enabled false
 
 teardown() {
   local rc=$?
