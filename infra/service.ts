@@ -1,0 +1,261 @@
+/**
+ * The service under test: its image built from a directory of the repo and published for the
+ * cluster (PublishedImage), a Deployment running it with a ServiceAccount and a namespaced Role for
+ * what it does in Kubernetes, and its environment from the mock infra's outputs ConfigMap (by key)
+ * plus literal values. Ready means the Deployment is available (Pulumi's await), i.e. the service's
+ * readiness probe passed — for the executor: its consumer group is joined.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { SERVICES_AFFINITY } from "./mock/common";
+import { OUTPUTS_CONFIGMAP } from "./mock";
+import { PublishTarget, PublishedImage } from "./publish";
+
+/** What the executor does in its namespace: manage benchmark Jobs and CronJobs, read their pods. */
+export const EXECUTOR_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
+  {
+    apiGroups: ["batch"],
+    resources: ["jobs", "cronjobs"],
+    verbs: ["create", "get", "list", "watch", "delete"],
+  },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
+];
+
+/** Outputs ConfigMap keys the executor reads, by environment variable. */
+export const EXECUTOR_CONFIGMAP_ENV: Record<string, string> = {
+  KAFKA_BOOTSTRAP_SERVERS: "kafka_bootstrap_servers",
+  KAFKA_TOPICS: "kafka_topics",
+};
+
+export const DEFAULT_SERVICE_CONTEXT = "services/executor";
+/** The stamp a prepared build context keeps: the hash of the inputs it was prepared from. */
+export const PREPARED_STAMP = ".inception-prepared";
+
+export interface ServiceUnderTestArgs {
+  /** Namespace of everything the component creates (already created by the caller). Defaults to none (required). */
+  namespace: pulumi.Input<string>;
+  /** Where the image goes (kind load or a registry push). Defaults to none (required). */
+  publishTo: PublishTarget;
+  /** Name of the Deployment, ServiceAccount, Role and image (`<prefix>/<name>`). Defaults to "executor". */
+  name?: string;
+  /** Build context directory with a Dockerfile (absolute or relative to the working directory). Defaults to "services/executor". */
+  context?: string;
+  /**
+   * Command run on the host in the context before the image is built (compile, install production
+   * dependencies), again only when the context's sources change. Defaults to
+   * ["npm", "run", "--silent", "prepare-image"] when the context's package.json has a `prepare-image` script, else none.
+   */
+  prepare?: string[];
+  /** Repository prefix of the image. Defaults to "inception". */
+  imagePrefix?: string;
+  /** Number of pods. Defaults to 1. */
+  replicas?: number;
+  /** Node selector of the pods. Defaults to none (pods prefer `node.type=bai-services-cheap` nodes, like the mock infra). */
+  nodeSelector?: Record<string, string>;
+  /** Name of the outputs ConfigMap; pass MockInfra's `outputsConfigMap` so the service waits for the mocks. Defaults to "outputs-infrastructure". */
+  outputsConfigMap?: pulumi.Input<string>;
+  /** Environment variables taken from the outputs ConfigMap: variable → key. Defaults to the executor's (KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPICS). */
+  configMapEnv?: Record<string, string>;
+  /** Literal environment variables (topics, EXECUTOR_FAULT, …). Defaults to none. */
+  env?: Record<string, pulumi.Input<string>>;
+  /** Rules of the service's Role in its namespace. Defaults to EXECUTOR_RULES (jobs, cronjobs; pods read-only). */
+  rules?: k8s.types.input.rbac.v1.PolicyRule[];
+  /** Port of the service's health endpoints (HEALTH_PORT is set to it). Defaults to 8080. */
+  healthPort?: number;
+  /** HTTP path that answers 200 once the service is ready. Defaults to "/ready". */
+  readinessPath?: string;
+  /** HTTP path that answers 200 while the service is alive. Defaults to "/healthz". */
+  livenessPath?: string;
+  /** Container resources. Defaults to requests cpu 50m / memory 128Mi, limit memory 512Mi. */
+  resources?: k8s.types.input.core.v1.ResourceRequirements;
+  /** How long Pulumi waits for the Deployment to become available, in seconds. Defaults to 300. */
+  readyTimeoutSeconds?: number;
+}
+
+/** The service under test, deployed and ready. */
+export class ServiceUnderTest extends pulumi.ComponentResource {
+  /** The Deployment's name; resolves once the Deployment is available (every replica ready). */
+  readonly ready: pulumi.Output<string>;
+  /** The published image reference. */
+  readonly image: pulumi.Output<string>;
+  /** Name of the service's ServiceAccount. */
+  readonly serviceAccountName: pulumi.Output<string>;
+
+  constructor(name: string, args: ServiceUnderTestArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("inception:service:ServiceUnderTest", name, {}, opts);
+    const svc = args.name ?? "executor";
+    const ns = args.namespace;
+    const port = args.healthPort ?? 8080;
+    const context = path.resolve(args.context ?? DEFAULT_SERVICE_CONTEXT);
+    const child = { parent: this };
+    const labels = {
+      "app.kubernetes.io/name": svc,
+      "app.kubernetes.io/part-of": "inception-service-under-test",
+    };
+
+    const prepare = args.prepare ?? defaultPrepare(context);
+    if (prepare.length > 0) prepareContext(context, prepare);
+    const image = new PublishedImage(
+      `${name}-image`,
+      { name: svc, context, target: args.publishTo, prefix: args.imagePrefix },
+      child,
+    );
+
+    const sa = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      { metadata: { name: svc, namespace: ns, labels } },
+      child,
+    );
+    const role = new k8s.rbac.v1.Role(
+      `${name}-role`,
+      { metadata: { name: svc, namespace: ns, labels }, rules: args.rules ?? EXECUTOR_RULES },
+      child,
+    );
+    const binding = new k8s.rbac.v1.RoleBinding(
+      `${name}-rolebinding`,
+      {
+        metadata: { name: svc, namespace: ns, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      child,
+    );
+
+    const configMap = args.outputsConfigMap ?? OUTPUTS_CONFIGMAP;
+    const fieldEnv = (envName: string, fieldPath: string): k8s.types.input.core.v1.EnvVar => ({
+      name: envName,
+      valueFrom: { fieldRef: { fieldPath } },
+    });
+    const env: k8s.types.input.core.v1.EnvVar[] = [
+      fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+      fieldEnv("POD_NAME", "metadata.name"),
+      fieldEnv("NODE_NAME", "spec.nodeName"),
+      { name: "HEALTH_PORT", value: String(port) },
+      ...Object.entries(args.configMapEnv ?? EXECUTOR_CONFIGMAP_ENV).map(([envName, key]) => ({
+        name: envName,
+        valueFrom: { configMapKeyRef: { name: configMap, key } },
+      })),
+      ...Object.entries(args.env ?? {}).map(([envName, value]) => ({ name: envName, value })),
+    ];
+
+    const deployment = new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name: svc, namespace: ns, labels },
+        spec: {
+          replicas: args.replicas ?? 1,
+          // One consumer group member at a time: no overlap of old and new pods during an update.
+          strategy: { type: "Recreate" },
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: sa.metadata.name,
+              ...(args.nodeSelector ? { nodeSelector: args.nodeSelector } : { affinity: SERVICES_AFFINITY }),
+              containers: [
+                {
+                  name: svc,
+                  image: image.ref,
+                  imagePullPolicy: "IfNotPresent",
+                  env,
+                  ports: [{ name: "health", containerPort: port }],
+                  readinessProbe: {
+                    httpGet: { path: args.readinessPath ?? "/ready", port },
+                    periodSeconds: 2,
+                    failureThreshold: 3,
+                  },
+                  livenessProbe: {
+                    httpGet: { path: args.livenessPath ?? "/healthz", port },
+                    initialDelaySeconds: 10,
+                    periodSeconds: 10,
+                  },
+                  resources: args.resources ?? {
+                    requests: { cpu: "50m", memory: "128Mi" },
+                    limits: { memory: "512Mi" },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+      {
+        ...child,
+        // The Role must be bound before the service starts using it.
+        dependsOn: [binding],
+        customTimeouts: {
+          create: `${args.readyTimeoutSeconds ?? 300}s`,
+          update: `${args.readyTimeoutSeconds ?? 300}s`,
+        },
+      },
+    );
+
+    // Pulumi's await for a Deployment returns once it is available, so its status means ready.
+    this.ready = deployment.status.apply(() => svc);
+    this.image = image.ref;
+    this.serviceAccountName = sa.metadata.name;
+    this.registerOutputs({ ready: this.ready, image: this.image });
+  }
+}
+
+/** `npm run --silent prepare-image` when the context's package.json has that script. */
+export function defaultPrepare(context: string): string[] {
+  const pkg = path.join(context, "package.json");
+  if (!fs.existsSync(pkg)) return [];
+  const scripts = (JSON.parse(fs.readFileSync(pkg, "utf8")) as { scripts?: Record<string, string> }).scripts;
+  return scripts?.["prepare-image"] !== undefined ? ["npm", "run", "--silent", "prepare-image"] : [];
+}
+
+// Build outputs and the stamp are not inputs of the preparation.
+const NOT_INPUTS = new Set(["node_modules", "dist", PREPARED_STAMP]);
+
+/** Hash of the context's sources (everything but node_modules, dist and the stamp) and the command. */
+export function sourcesHash(context: string, command: string[]): string {
+  const h = crypto.createHash("sha256");
+  h.update(`command:${JSON.stringify(command)}\n`);
+  const walk = (rel: string): void => {
+    const entries = fs
+      .readdirSync(path.join(context, rel), { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (!rel && NOT_INPUTS.has(e.name)) continue;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile()) {
+        h.update(`file:${r}\n`);
+        h.update(fs.readFileSync(path.join(context, r)));
+      }
+    }
+  };
+  walk("");
+  return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * Runs `command` in `context` unless the stamp says it already ran for these sources. Runs at
+ * program time, before PublishedImage hashes the context, so the hash covers what it produced.
+ */
+export function prepareContext(context: string, command: string[]): "ran" | "current" {
+  const stampFile = path.join(context, PREPARED_STAMP);
+  if (
+    fs.existsSync(stampFile) &&
+    fs.readFileSync(stampFile, "utf8").trim() === sourcesHash(context, command)
+  ) {
+    return "current";
+  }
+  pulumi.log.info(`preparing ${context}: ${command.join(" ")}`);
+  const r = spawnSync(command[0], command.slice(1), { cwd: context, encoding: "utf8" });
+  if (r.status !== 0) {
+    const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n").slice(-20).join("\n");
+    throw new Error(
+      `preparing the build context ${context} failed (${command.join(" ")}: ${r.error?.message ?? `exit ${r.status}`}):\n${out}`,
+    );
+  }
+  // Hashed after the run: whatever the command itself rewrote (a lockfile, say) counts as prepared.
+  fs.writeFileSync(stampFile, `${sourcesHash(context, command)}\n`);
+  return "ran";
+}

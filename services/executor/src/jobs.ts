@@ -1,0 +1,149 @@
+/**
+ * What the executor creates for a fetcher event: a Job `b-<action_id>` for a single run, or a
+ * CronJob of that name for a schedule. Labels make every object findable by the suite and by
+ * cancel: `action-id`, `client-id`, `created-by=executor`; a CronJob's runs carry
+ * `parent-action-id` (the scheduled action) instead of `action-id`.
+ */
+import type { V1CronJob, V1Job, V1JobSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { Descriptor } from "./descriptor";
+import type { BaiEvent } from "./events";
+
+export const LABEL_ACTION = "action-id";
+export const LABEL_PARENT_ACTION = "parent-action-id";
+export const LABEL_CLIENT = "client-id";
+export const LABEL_CREATED_BY = "created-by";
+export const CREATED_BY = "executor";
+/** Annotation on a CronJob's job template: the fetcher event, so each run can be reported. */
+export const ANNOTATION_SOURCE_EVENT = "inception.dev/source-event";
+export const CONTAINER = "benchmark";
+
+// A label value: at most 63 characters, alphanumerics with '-', '_', '.' inside.
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+// Object names must be DNS-1123 subdomains; `b-` + the action id is kept a DNS label. A CronJob's
+// name may be at most 52 characters (its controller appends an 11-character suffix for each run).
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export interface RenderOptions {
+  namespace: string;
+  /** Extra node selector for benchmark pods (EXECUTOR_JOB_NODE_SELECTOR). */
+  nodeSelector?: Record<string, string>;
+  /** Seconds a finished Job is kept (EXECUTOR_JOB_TTL_SECONDS); undefined keeps it. */
+  ttlSecondsAfterFinished?: number;
+}
+
+export function jobName(actionId: string): string {
+  return `b-${actionId}`;
+}
+
+/** Problems that make an event's ids unusable as object names and labels (empty when fine). */
+export function idProblems(event: BaiEvent, scheduled: boolean): string[] {
+  const problems: string[] = [];
+  const name = jobName(event.action_id);
+  const max = scheduled ? 52 : 63;
+  if (!DNS_LABEL.test(name) || name.length > max) {
+    problems.push(
+      `action_id ${JSON.stringify(event.action_id)} cannot name a ${scheduled ? "CronJob" : "Job"} ` +
+        `(b-<action_id> must be lower-case alphanumerics and '-', at most ${max} characters)`,
+    );
+  }
+  if (event.client_id.length > 63 || !LABEL_VALUE.test(event.client_id)) {
+    problems.push(`client_id ${JSON.stringify(event.client_id)} is not a valid label value`);
+  }
+  if (
+    event.parent_action_id &&
+    (event.parent_action_id.length > 63 || !LABEL_VALUE.test(event.parent_action_id))
+  ) {
+    problems.push(`parent_action_id ${JSON.stringify(event.parent_action_id)} is not a valid label value`);
+  }
+  return problems;
+}
+
+function podTemplate(labels: Record<string, string>, d: Descriptor, o: RenderOptions): V1PodTemplateSpec {
+  const nodeSelector: Record<string, string> = {
+    ...(o.nodeSelector ?? {}),
+    ...(d.instanceType ? { "node.kubernetes.io/instance-type": d.instanceType } : {}),
+  };
+  return {
+    metadata: { labels },
+    spec: {
+      restartPolicy: "Never",
+      ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+      containers: [
+        {
+          name: CONTAINER,
+          image: d.image,
+          imagePullPolicy: "IfNotPresent",
+          ...(d.command ? { command: d.command } : {}),
+          ...(d.args ? { args: d.args } : {}),
+          env: Object.entries(d.env).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    },
+  };
+}
+
+function jobSpec(labels: Record<string, string>, d: Descriptor, o: RenderOptions): V1JobSpec {
+  return {
+    backoffLimit: 0,
+    ...(o.ttlSecondsAfterFinished !== undefined
+      ? { ttlSecondsAfterFinished: o.ttlSecondsAfterFinished }
+      : {}),
+    template: podTemplate(labels, d, o),
+  };
+}
+
+/** Labels of the objects made for `event` (its own action). */
+export function actionLabels(event: BaiEvent): Record<string, string> {
+  return {
+    [LABEL_ACTION]: event.action_id,
+    [LABEL_CLIENT]: event.client_id,
+    [LABEL_CREATED_BY]: CREATED_BY,
+    ...(event.parent_action_id ? { [LABEL_PARENT_ACTION]: event.parent_action_id } : {}),
+  };
+}
+
+/** The Job of a single run. */
+export function renderJob(event: BaiEvent, d: Descriptor, o: RenderOptions): V1Job {
+  const labels = actionLabels(event);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: jobName(event.action_id), namespace: o.namespace, labels },
+    spec: jobSpec(labels, d, o),
+  };
+}
+
+/**
+ * The CronJob of a scheduled action. Its runs (Jobs and pods) are labelled `parent-action-id` =
+ * the scheduled action and carry the source event as an annotation, from which the executor reports
+ * each run (see watch.ts).
+ */
+export function renderCronJob(
+  event: BaiEvent,
+  d: Descriptor,
+  o: RenderOptions,
+  sourceEvent: string,
+): V1CronJob {
+  if (!d.schedule) throw new Error("renderCronJob needs a descriptor with a schedule");
+  const labels = actionLabels(event);
+  const runLabels = {
+    [LABEL_PARENT_ACTION]: event.action_id,
+    [LABEL_CLIENT]: event.client_id,
+    [LABEL_CREATED_BY]: CREATED_BY,
+  };
+  return {
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: { name: jobName(event.action_id), namespace: o.namespace, labels },
+    spec: {
+      schedule: d.schedule,
+      concurrencyPolicy: "Forbid",
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        metadata: { labels: runLabels, annotations: { [ANNOTATION_SOURCE_EVENT]: sourceEvent } },
+        spec: jobSpec(runLabels, d, o),
+      },
+    },
+  };
+}

@@ -1,0 +1,249 @@
+/** The executor's input side: envelopes, the TOML subset, descriptors, settings. */
+import { expect } from "chai";
+import { EventBuilder } from "../../harness/events";
+import { ConfigError, loadConfig } from "../../../services/executor/src/config";
+import { DescriptorError, isCron, parseDescriptor } from "../../../services/executor/src/descriptor";
+import { InvalidEvent, decode, derive } from "../../../services/executor/src/events";
+import { TomlError, parseToml } from "../../../services/executor/src/toml";
+
+const DESCRIPTOR = `# a benchmark
+spec_version = "0.1.0"
+[info]
+task_name = "hello"   # a comment
+scheduling = "single_run"
+[env]
+docker_image = "busybox:1.36"
+[env.vars]
+MODE = "quick"
+RUNS = 3
+[ml]
+command = "echo 'hello # not a comment'"
+args = [
+  "--epochs", "1",  # spans lines
+]
+[hardware]
+instance_type = "local"
+`;
+
+describe("executor: event envelopes", () => {
+  it("decodes an event built by the suite's harness (the two models agree)", () => {
+    const e = new EventBuilder().fetcher({ descriptor: DESCRIPTOR });
+    const got = decode(Buffer.from(JSON.stringify(e)));
+    expect(got).to.deep.equal(e);
+  });
+
+  for (const [what, value, answerable] of [
+    ["an empty message", "", false],
+    ["text that is not JSON", "{nope", false],
+    ["a JSON list", "[1,2]", false],
+    ["an event without action_id", JSON.stringify({ message_id: "m", client_id: "c", payload: {} }), false],
+    ["an event without payload", JSON.stringify({ action_id: "a-1", message_id: "m", client_id: "c" }), true],
+    [
+      "an event with a numeric client_id",
+      JSON.stringify({ action_id: "a-1", message_id: "m", client_id: 7, payload: {} }),
+      true,
+    ],
+  ] as const) {
+    it(`rejects ${what}${answerable ? ", keeping the envelope to answer" : ""}`, () => {
+      let err: unknown;
+      try {
+        decode(value);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(InvalidEvent);
+      expect((err as InvalidEvent).envelope !== undefined).to.equal(answerable);
+    });
+  }
+
+  it("derives an answer: same action and client, fresh message id, visited extended", () => {
+    const src = new EventBuilder().fetcher({ parentActionId: "a-parent" });
+    const out = derive(src, "T", { x: 1 }, { svc: "executor", version: "1", node: "n1" }, { now: 42 });
+    expect(out).to.include({
+      action_id: src.action_id,
+      parent_action_id: "a-parent",
+      client_id: src.client_id,
+      type: "T",
+    });
+    expect(out.message_id).to.not.equal(src.message_id);
+    expect(out.visited.at(-1)).to.deep.equal({ svc: "executor", tstamp: 42, version: "1", node: "n1" });
+    expect(out.visited).to.have.length(src.visited.length + 1);
+  });
+});
+
+describe("executor: TOML subset", () => {
+  it("reads tables, strings, numbers, booleans, arrays and comments", () => {
+    const t = parseToml(DESCRIPTOR + 'flag = true\npi = 3.5\nesc = "a\\"b\\u0041"\nlit = \'c:\\\\x\'\n');
+    expect(t.spec_version).to.equal("0.1.0");
+    expect(t.info).to.deep.equal({ task_name: "hello", scheduling: "single_run" });
+    expect(t.env).to.deep.equal({ docker_image: "busybox:1.36", vars: { MODE: "quick", RUNS: 3 } });
+    expect((t.ml as Record<string, unknown>).command).to.equal("echo 'hello # not a comment'");
+    expect((t.ml as Record<string, unknown>).args).to.deep.equal(["--epochs", "1"]);
+    expect(t.hardware).to.deep.include({
+      instance_type: "local",
+      flag: true,
+      pi: 3.5,
+      esc: 'a"bA',
+      lit: "c:\\\\x",
+    });
+  });
+
+  for (const [src, msg] of [
+    ['a = """x"""', /line 1: multi-line strings/],
+    ["[a]\nb = { c = 1 }", /line 2: inline tables/],
+    ["[a]\n[a]", /line 2: table \[a\] defined twice/],
+    ["a = 1\na = 2", /line 2: key a defined twice/],
+    ["a.b = 1", /line 1: dotted keys/],
+    ["a = 1979-05-27", /line 1: unsupported value/],
+    ['a = "x', /line 1: unterminated string/],
+    ["just words", /line 1: expected key = value/],
+    ["a = 1 2", /line 1: unexpected text/],
+  ] as const) {
+    it(`rejects ${JSON.stringify(src)} with the line`, () => {
+      expect(() => parseToml(src)).to.throw(TomlError, msg);
+    });
+  }
+});
+
+describe("executor: descriptors", () => {
+  const payload = (toml: Record<string, unknown>) => ({
+    toml: { contents: {}, doc: "", sha1: "", ...toml },
+    datasets: [],
+  });
+
+  it("reads the documented subset from the TOML source (payload.toml.doc)", () => {
+    expect(parseDescriptor(payload({ doc: DESCRIPTOR }))).to.deep.equal({
+      image: "busybox:1.36",
+      command: ["/bin/sh", "-c", "echo 'hello # not a comment'"],
+      args: ["--epochs", "1"],
+      env: { MODE: "quick", RUNS: "3" },
+      instanceType: "local",
+    });
+  });
+
+  it("prefers the parsed contents, and accepts TOML text in contents", () => {
+    const contents = { ml: { image: "img:1", command: ["run", "it"] }, info: { scheduling: "*/1 * * * *" } };
+    expect(parseDescriptor(payload({ contents, doc: "garbage =" }))).to.deep.equal({
+      image: "img:1",
+      command: ["run", "it"],
+      schedule: "*/1 * * * *",
+      env: {},
+    });
+    expect(
+      parseDescriptor(payload({ contents: '[ml]\nimage = "i:2"\nbenchmark_code = "x"\nargs = "--y"' })),
+    ).to.deep.equal({
+      image: "i:2",
+      command: ["/bin/sh", "-c", "x --y"],
+      env: {},
+    });
+  });
+
+  for (const [what, toml, msg] of [
+    ["no descriptor at all", {}, /neither contents nor doc/],
+    ["no image", { doc: "[ml]\ncommand = 'x'" }, /image is missing/],
+    [
+      "a bad schedule",
+      { doc: "[env]\ndocker_image='i'\n[info]\nscheduling = 'sometimes'" },
+      /neither "single_run" nor a cron/,
+    ],
+    [
+      "a non-string command list",
+      { contents: { ml: { image: "i", command: ["a", 1] } } },
+      /\[ml\] command must be/,
+    ],
+    ["bad TOML", { doc: "[env\n" }, /TOML line 1/],
+    [
+      "an invalid env var name",
+      { doc: "[env]\ndocker_image='i'\n[env.vars]\n'1X' = 'v'" },
+      /1X is not a valid variable name/,
+    ],
+  ] as [string, Record<string, unknown>, RegExp][]) {
+    it(`rejects ${what}`, () => {
+      expect(() => parseDescriptor(payload(toml))).to.throw(DescriptorError, msg);
+    });
+  }
+
+  it("lists every problem at once", () => {
+    try {
+      parseDescriptor(payload({ contents: { info: { scheduling: 5 }, hardware: { instance_type: "a b" } } }));
+      expect.fail("no error");
+    } catch (e) {
+      expect((e as DescriptorError).problems).to.have.length(3);
+    }
+  });
+
+  it("knows a cron schedule", () => {
+    for (const c of ["*/1 * * * *", "0 3 * * 1-5", "@hourly", "15,45 */2 1 jan,feb ?"])
+      expect(isCron(c), c).to.equal(true);
+    for (const c of ["* * * *", "every minute", "* * * * * *", ""]) expect(isCron(c), c).to.equal(false);
+  });
+});
+
+describe("executor: settings", () => {
+  it("has the seed's defaults", () => {
+    const c = loadConfig({ KAFKA_BOOTSTRAP_SERVERS: "kafka.ns.svc:9092", POD_NAMESPACE: "ns" });
+    expect(c).to.deep.include({
+      brokers: ["kafka.ns.svc:9092"],
+      groupId: "executor",
+      namespace: "ns",
+      healthPort: 8080,
+      topics: {
+        fetcher: "BAI_APP_FETCHER",
+        executor: "BAI_APP_EXECUTOR",
+        status: "BAI_APP_STATUS",
+        cmdSubmit: "CMD_SUBMIT",
+        cmdReturn: "CMD_RETURN",
+      },
+    });
+    expect(c.fault).to.equal(undefined);
+  });
+
+  it("reads the fault switch, node selector and topics", () => {
+    const c = loadConfig({
+      KAFKA_BOOTSTRAP_SERVERS: "a:1,b:2",
+      JOB_NAMESPACE: "jobs",
+      POD_NAMESPACE: "other",
+      EXECUTOR_FAULT: "drop-executor-event",
+      EXECUTOR_JOB_NODE_SELECTOR: "node.type=bai-worker, zone=z",
+      TOPIC_STATUS: "S",
+      KAFKA_TOPICS: "BAI_APP_FETCHER,BAI_APP_EXECUTOR,S,CMD_SUBMIT,CMD_RETURN,BAI_METRICS",
+    });
+    expect(c).to.deep.include({ fault: "drop-executor-event", namespace: "jobs", brokers: ["a:1", "b:2"] });
+    expect(c.nodeSelector).to.deep.equal({ "node.type": "bai-worker", zone: "z" });
+    expect(c.topics.status).to.equal("S");
+  });
+
+  it("names every problem in one error", () => {
+    try {
+      loadConfig({
+        KAFKA_BOOTSTRAP_SERVERS: "nohost",
+        EXECUTOR_FAULT: "x",
+        TOPIC_FETCHER: "a b",
+        HEALTH_PORT: "0",
+      });
+      expect.fail("no error");
+    } catch (e) {
+      expect(e).to.be.instanceOf(ConfigError);
+      const p = (e as ConfigError).problems.join("\n");
+      for (const v of [
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "EXECUTOR_FAULT",
+        "TOPIC_FETCHER",
+        "HEALTH_PORT",
+        "JOB_NAMESPACE",
+      ]) {
+        expect(p).to.include(v);
+      }
+    }
+  });
+
+  it("refuses topics the broker does not have (KAFKA_TOPICS from the outputs ConfigMap)", () => {
+    expect(() =>
+      loadConfig({
+        KAFKA_BOOTSTRAP_SERVERS: "a:1",
+        POD_NAMESPACE: "n",
+        KAFKA_TOPICS: "BAI_APP_FETCHER,CMD_SUBMIT",
+      }),
+    ).to.throw(ConfigError, /BAI_APP_EXECUTOR, BAI_APP_STATUS, CMD_RETURN are not in KAFKA_TOPICS/);
+  });
+});
