@@ -1,0 +1,3 @@
+module inception.local/pause
+
+go 1.24
