@@ -27,3 +27,18 @@ export {
   type ArtifactCollector,
   type ArtifactContext,
 } from "./hooks";
+export {
+  KubeHarness,
+  KubeWaitError,
+  byAction,
+  byClient,
+  byParentAction,
+  createdBy,
+  kube,
+  kubeArtifactCollector,
+  selectorString,
+  type Kind,
+  type KubeState,
+  type KubeWaitOptions,
+  type Selector,
+} from "./kube";

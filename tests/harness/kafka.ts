@@ -95,6 +95,10 @@ export class KafkaHarness {
   private seq = 0;
   private stats_ = { groupJoins: 0, startMs: 0, sent: 0, received: 0 };
   private stopped = false;
+  /** Sends not yet handed to the producer; see `send`. */
+  private outbox: { topic: string; key: string | null; value: string; done: (e?: unknown) => void }[] = [];
+  private flushScheduled = false;
+  private flushing = false;
   private readonly startedAt = Date.now();
 
   private constructor(
@@ -212,11 +216,24 @@ export class KafkaHarness {
     return h;
   }
 
-  /** Publishes `event` to `topic` (key: its client_id, like the seed) and records it. */
+  /**
+   * Publishes `event` to `topic` (key: its client_id, like the seed) and records it; resolves
+   * once the broker acknowledged it. Sends made at the same time (parallel tests, a test sending
+   * several events) share one produce request: the broker handles one request per connection at a
+   * time, so 20 separate requests cost ~10 times one request of 20 messages.
+   */
   async send(topic: string, event: AnyEvent): Promise<void> {
     currentTest()?.track(...relatedIds(event));
     const key = typeof event.client_id === "string" ? event.client_id : null;
-    await this.producer.send({ topic, messages: [{ key, value: JSON.stringify(event) }] });
+    await new Promise<void>((resolve, reject) => {
+      this.outbox.push({
+        topic,
+        key,
+        value: JSON.stringify(event),
+        done: (e) => (e ? reject(e) : resolve()),
+      });
+      this.scheduleFlush();
+    });
     this.stats_.sent += 1;
     this.record({ seq: 0, direction: "sent", topic, key, at: Date.now(), event });
   }
@@ -312,6 +329,37 @@ export class KafkaHarness {
   }
 
   // --- internals -------------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  /** One produce request in flight at a time, with every send queued until then (in order). */
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.flushing || this.outbox.length === 0) return;
+    this.flushing = true;
+    const batch = this.outbox.splice(0);
+    try {
+      const byTopic = new Map<string, { key: string | null; value: string }[]>();
+      for (const m of batch) {
+        let list = byTopic.get(m.topic);
+        if (!list) byTopic.set(m.topic, (list = []));
+        list.push({ key: m.key, value: m.value });
+      }
+      await this.producer.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      for (const m of batch) m.done();
+    } catch (e) {
+      for (const m of batch) m.done(e);
+    } finally {
+      this.flushing = false;
+      if (this.outbox.length > 0) this.scheduleFlush();
+    }
+  }
 
   private observe(entry: TimelineEntry): void {
     this.stats_.received += 1;

@@ -1,0 +1,269 @@
+// The Kubernetes part of the harness against a fake API server (list + watch of jobs, pods and
+// cronjobs, events, logs): waits driven by watch events, label selection, timeout and fail-fast
+// messages, watch resumption and re-listing, the artifact collector, configuration.
+import { expect } from "chai";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { byAction, KubeHarness, KubeWaitError } from "../harness";
+
+type Obj = KubernetesObject & { status?: Record<string, unknown>; spec?: Record<string, unknown> };
+
+/** Just enough of the API server: namespaced list and watch with label selectors, events, logs. */
+class FakeApi {
+  rv = 100;
+  readonly store = new Map<string, Map<string, Obj>>(); // plural -> name -> object
+  readonly watches = new Set<{ plural: string; selector: string; res: ServerResponse }>();
+  /** Every change, so a watch from a resourceVersion gets what happened since (as the real one does). */
+  readonly history: { plural: string; type: string; object: Obj }[] = [];
+  watchRequests = 0;
+  expireNextWatch = false;
+  readonly server: Server = createServer((req, res) => this.handle(req, res));
+
+  async start(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+  async stop(): Promise<void> {
+    for (const w of this.watches) w.res.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  put(plural: string, o: Obj): void {
+    const m = this.store.get(plural) ?? new Map<string, Obj>();
+    this.store.set(plural, m);
+    const type = m.has(o.metadata!.name!) ? "MODIFIED" : "ADDED";
+    o.metadata = { uid: `uid-${o.metadata!.name}`, ...o.metadata, resourceVersion: String(++this.rv) };
+    m.set(o.metadata.name!, o);
+    this.notify(plural, type, o);
+  }
+  remove(plural: string, name: string): void {
+    const o = this.store.get(plural)?.get(name);
+    if (!o) return;
+    this.store.get(plural)!.delete(name);
+    this.notify(plural, "DELETED", { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.rv) } });
+  }
+  /** Ends every open watch, as the API server does now and then. */
+  closeWatches(): void {
+    for (const w of this.watches) w.res.end();
+    this.watches.clear();
+  }
+
+  private notify(plural: string, type: string, o: Obj): void {
+    this.history.push({ plural, type, object: o });
+    for (const w of this.watches) {
+      if (w.plural === plural && matches(o, w.selector))
+        w.res.write(JSON.stringify({ type, object: o }) + "\n");
+    }
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://x");
+    const m = /\/namespaces\/[^/]+\/([a-z]+)(?:\/([^/]+)\/log)?$/.exec(url.pathname);
+    if (!m) return void res.writeHead(404).end();
+    const [, plural, logOf] = m;
+    if (logOf) return void res.writeHead(200, { "content-type": "text/plain" }).end(`log of ${logOf}\n`);
+    const q = url.searchParams;
+    const selector = q.get("labelSelector") ?? "";
+    res.setHeader("content-type", "application/json");
+    if (plural === "events") {
+      const uid = /involvedObject\.uid=(.*)/.exec(q.get("fieldSelector") ?? "")?.[1];
+      const items = [
+        { metadata: { name: "e1" }, involvedObject: { uid }, reason: "Created", message: `made ${uid}` },
+      ];
+      return void res.end(JSON.stringify({ metadata: {}, items }));
+    }
+    if (q.get("watch") === "true") {
+      this.watchRequests += 1;
+      res.writeHead(200).flushHeaders(); // as the API server does: headers first, events later
+      if (this.expireNextWatch) {
+        this.expireNextWatch = false;
+        res.write(
+          JSON.stringify({ type: "ERROR", object: { kind: "Status", code: 410, message: "too old" } }) + "\n",
+        );
+        return void res.end();
+      }
+      const since = Number(q.get("resourceVersion") ?? this.rv);
+      for (const h of this.history) {
+        if (
+          h.plural === plural &&
+          Number(h.object.metadata?.resourceVersion) > since &&
+          matches(h.object, selector)
+        ) {
+          res.write(JSON.stringify({ type: h.type, object: h.object }) + "\n");
+        }
+      }
+      const w = { plural, selector, res };
+      this.watches.add(w);
+      req.on("close", () => this.watches.delete(w));
+      return;
+    }
+    const items = [...(this.store.get(plural)?.values() ?? [])].filter((o) => matches(o, selector));
+    res.end(JSON.stringify({ metadata: { resourceVersion: String(this.rv) }, items }));
+  }
+}
+
+/** `k=v` and `k in (a,b)` terms, comma-separated, all of which must hold. */
+function matches(o: Obj, selector: string): boolean {
+  const labels = o.metadata?.labels ?? {};
+  for (const term of selector.match(/[^,(]+\([^)]*\)|[^,]+/g) ?? []) {
+    const set = /^\s*(\S+)\s+in\s+\(([^)]*)\)\s*$/.exec(term);
+    if (set && !set[2].split(",").includes(labels[set[1]] ?? "\0")) return false;
+    const eq = /^([^=]+)=(.*)$/.exec(term);
+    if (!set && eq && labels[eq[1]] !== eq[2]) return false;
+  }
+  return true;
+}
+
+const job = (name: string, action: string, status: Record<string, unknown> = {}): Obj => ({
+  metadata: { name, labels: { "action-id": action, "client-id": "c-1", "created-by": "executor" } },
+  status,
+});
+const pod = (name: string, action: string, phase: string, waiting?: string): Obj => ({
+  metadata: { name, labels: { "action-id": action, "client-id": "c-1" } },
+  spec: { containers: [{ name: "benchmark", image: "x" }] },
+  status: {
+    phase,
+    ...(waiting
+      ? { containerStatuses: [{ name: "benchmark", state: { waiting: { reason: waiting } } }] }
+      : {}),
+  },
+});
+const later = (ms: number, f: () => void): void => void setTimeout(f, ms);
+
+describe("kube harness (component, fake API server)", () => {
+  let api: FakeApi;
+  let k: KubeHarness;
+
+  beforeEach(async () => {
+    api = new FakeApi();
+    const server = await api.start();
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "fake", server, skipTLSVerify: true }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
+      currentContext: "fake",
+    });
+    k = new KubeHarness(kc, "ns", 2_000);
+  });
+  afterEach(() => api.stop());
+
+  it("waits for a job to exist, succeed and be gone, selected by its labels", async () => {
+    api.put("jobs", job("b-other", "a-2"));
+    const exists = k.waitFor("job", byAction("a-1"), "exists");
+    later(50, () => api.put("jobs", job("b-a-1", "a-1", { active: 1 })));
+    const [j] = await exists;
+    expect(j.metadata?.name).to.equal("b-a-1");
+
+    later(50, () =>
+      api.put("jobs", job("b-a-1", "a-1", { conditions: [{ type: "Complete", status: "True" }] })),
+    );
+    await k.waitFor("job", byAction("a-1"), "succeeded");
+    later(50, () => api.remove("jobs", "b-a-1"));
+    expect(await k.waitFor("job", byAction("a-1"), "gone")).to.deep.equal([]);
+    expect((await k.list("job", {})).map((x) => x.metadata?.name)).to.deep.equal(["b-other"]);
+  });
+
+  it("resolves at once from the list when the state already holds", async () => {
+    api.put("pods", pod("p-1", "a-1", "Succeeded"));
+    await k.waitFor("pod", byAction("a-1"), "running"); // started = running or already finished
+    await k.waitFor("pod", byAction("a-9"), "gone");
+  });
+
+  it("times out naming what it awaited and the last state it saw", async () => {
+    api.put("pods", pod("p-1", "a-1", "Pending", "ErrImageNeverPull"));
+    const e = await k.waitFor("pod", byAction("a-1"), "succeeded", { timeoutMs: 300 }).catch((x) => x);
+    expect(e).to.be.instanceOf(KubeWaitError);
+    expect(e.message).to.match(
+      /timed out after 300 ms waiting for pod action-id=a-1 to succeed in namespace ns/,
+    );
+    expect(e.message).to.contain("pod p-1: Pending [benchmark: ErrImageNeverPull]");
+    const none = await k.waitFor("job", byAction("a-7"), "exists", { timeoutMs: 200 }).catch((x) => x);
+    expect(none.message).to.contain("no jobs matched");
+  });
+
+  it("fails fast when the object ends the other way", async () => {
+    const t0 = Date.now();
+    const wait = k.waitFor("pod", byAction("a-1"), "succeeded", { timeoutMs: 5_000 }).catch((x) => x);
+    later(50, () => api.put("pods", pod("p-1", "a-1", "Failed")));
+    const e = await wait;
+    expect(e.message).to.contain("pod p-1 ended failed instead");
+    expect(Date.now() - t0).to.be.below(2_000);
+  });
+
+  it("resumes a watch the server ended, and re-lists after 410 Gone", async () => {
+    api.expireNextWatch = true;
+    const wait = k.waitFor("job", byAction("a-1"), "exists");
+    later(100, () => api.closeWatches());
+    later(200, () => api.put("jobs", job("b-a-1", "a-1")));
+    await wait;
+    expect(api.watchRequests).to.be.at.least(3);
+  });
+
+  it("collects the test's jobs and pods with their events and logs", async () => {
+    api.put("jobs", job("b-a-1", "a-1"));
+    api.put("pods", pod("b-a-1-xyz", "a-1", "Failed"));
+    api.put("pods", pod("someone-else", "a-2", "Running"));
+    const dir = mkdtempSync(path.join(tmpdir(), "kube-artifacts-"));
+    try {
+      await k.collect(["c-1", "a-1"], dir);
+      expect(readdirSync(dir).sort()).to.deep.equal([
+        "job.b-a-1.json",
+        "pod.b-a-1-xyz.benchmark.log",
+        "pod.b-a-1-xyz.json",
+        "pod.someone-else.benchmark.log", // same client id
+        "pod.someone-else.json",
+        "selectors.json",
+      ]);
+      const j = JSON.parse(readFileSync(path.join(dir, "job.b-a-1.json"), "utf8"));
+      expect(j.object.metadata.name).to.equal("b-a-1");
+      expect(j.events[0]).to.include({ reason: "Created", message: "made uid-b-a-1" });
+      expect(readFileSync(path.join(dir, "pod.b-a-1-xyz.benchmark.log"), "utf8")).to.equal(
+        "log of b-a-1-xyz\n",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("configures itself from KUBECONFIG, KUBE_CONTEXT and NAMESPACE", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "kubeconfig-"));
+    const file = path.join(dir, "config");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: "v1",
+        clusters: [{ name: "c", cluster: { server: "https://127.0.0.1:1" } }],
+        users: [{ name: "u", user: {} }],
+        contexts: [
+          { name: "one", context: { cluster: "c", user: "u", namespace: "from-context" } },
+          { name: "two", context: { cluster: "c", user: "u" } },
+        ],
+        "current-context": "two",
+      }),
+    );
+    try {
+      const env = { KUBECONFIG: file, WAIT_TIMEOUT_MS: "1234" };
+      expect(KubeHarness.fromEnv(env).namespace).to.equal("default");
+      const one = KubeHarness.fromEnv({ ...env, KUBE_CONTEXT: "one" });
+      expect([one.namespace, one.kc.getCurrentContext(), one.defaultTimeoutMs]).to.deep.equal([
+        "from-context",
+        "one",
+        1234,
+      ]);
+      expect(KubeHarness.fromEnv({ ...env, KUBE_CONTEXT: "one", NAMESPACE: "ns" }).namespace).to.equal("ns");
+      expect(() => KubeHarness.fromEnv({ ...env, KUBE_CONTEXT: "three" })).to.throw(
+        /KUBE_CONTEXT "three" is not in/,
+      );
+      expect(() => KubeHarness.fromEnv({ KUBECONFIG: path.join(dir, "nope") })).to.throw(
+        /no Kubernetes config/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,59 @@
+// A descriptor with a schedule becomes a CronJob; its first run (a Job labelled parent-action-id)
+// is reported with an executor event and SUCCEEDED carrying parent_action_id; a cascading cancel
+// removes the CronJob and its runs (the seed's scheduled-job test).
+import { expect } from "chai";
+import {
+  AnyEvent,
+  byAction,
+  byParentAction,
+  CommandResponseEvent,
+  ExecutorEvent,
+  forParentAction,
+  harness,
+  kube,
+  responseTo,
+  statusOf,
+  StatusEvent,
+} from "../../harness";
+import { benchmark } from "./support";
+
+/** Cron fires at the next minute boundary (up to 60 s), plus the controller's and executor's delay. */
+const FIRST_RUN_TIMEOUT_MS = 100_000;
+
+describe("executor: scheduled job", () => {
+  it("creates a CronJob, reports its first run (parent_action_id) and cancels it with its runs", async function () {
+    this.timeout(FIRST_RUN_TIMEOUT_MS + 60_000);
+    const h = harness();
+    const k = kube();
+    const sched = h.events.fetcher(benchmark({ command: "echo scheduled run", schedule: "*/1 * * * *" }));
+    const id = sched.action_id;
+    await h.send(h.topics.fetcher, sched);
+
+    await k.waitFor("cronjob", byAction(id), "exists");
+    await h.waitFor(h.topics.status, statusOf(id, "SUCCEEDED"), {
+      description: "schedule accepted (SUCCEEDED)",
+    });
+
+    const runSucceeded = (e: AnyEvent): boolean =>
+      e.parent_action_id === id && (e as StatusEvent).payload?.status === "SUCCEEDED";
+    const [executed, succeeded] = await h.waitForAll<[ExecutorEvent, StatusEvent]>(
+      [
+        { topic: h.topics.executor, predicate: forParentAction(id), description: "executor event of a run" },
+        { topic: h.topics.status, predicate: runSucceeded, description: "status SUCCEEDED of a run" },
+      ],
+      { timeoutMs: FIRST_RUN_TIMEOUT_MS },
+    );
+    expect(succeeded.action_id).to.equal(executed.action_id);
+    expect(executed.action_id).to.not.equal(id);
+    await k.waitFor("job", byParentAction(id), "exists");
+
+    const cancel = h.events.command("cancel", { target_action_id: id, cascade: "true" });
+    await h.send(h.topics.cmdSubmit, cancel);
+    const answer = await h.waitFor<CommandResponseEvent>(h.topics.cmdReturn, responseTo(cancel), {
+      description: "the cascading cancel's answer",
+    });
+    expect(answer.payload.return_code, answer.payload.message).to.equal(0);
+    await k.waitFor("cronjob", byAction(id), "gone");
+    await k.waitFor("job", byParentAction(id), "gone");
+  });
+});
