@@ -25,6 +25,7 @@ import {
 } from "./validate";
 import { MockInfraConfig, checkMockPorts, mockInfra, mockPortMappings } from "./mockconfig";
 import { SuiteConfig, suiteConfig } from "./suiteconfig";
+import { ServiceConfig, servicesConfig } from "./servicesconfig";
 
 export const NAMESPACE = "inception";
 
@@ -96,6 +97,10 @@ export interface StageConfig {
   /** Secret key of the S3 mock's root user (wrap it with pulumi.secret). */
   s3SecretKey: string;
   suite: SuiteConfig;
+  /** The services under test. */
+  services: ServiceConfig[];
+  /** Directory of Pulumi.yaml: relative paths in config are resolved against it. */
+  projectRoot: string;
 }
 
 /** The seed's node labels: worker 1 runs workloads, worker 2 runs the cheap services (mock infra). */
@@ -118,6 +123,7 @@ const TOP_LEVEL_KEYS = [
   "mockInfra",
   "s3SecretKey",
   "suite",
+  "services",
 ] as const;
 const KIND_KEYS = [
   "name",
@@ -140,6 +146,8 @@ export interface LoadInput {
   stack: string;
   config: RawConfig;
   env?: NodeJS.ProcessEnv;
+  /** Directory of Pulumi.yaml. Defaults to the working directory (where Pulumi runs the program). */
+  projectRoot?: string;
 }
 
 /** Reads and validates the stack config; throws ConfigError listing every problem. */
@@ -219,6 +227,8 @@ export function loadConfig(input: LoadInput): StageConfig {
     "8 to 128 characters without spaces",
   );
   const suite = suiteConfig(p, raw.suite);
+  const projectRoot = input.projectRoot ?? process.cwd();
+  const services = servicesConfig(p, raw.services, projectRoot);
   if (suite.enabled && suite.runner === "host" && stage !== "local") {
     p.other(
       "suite.runner",
@@ -234,6 +244,8 @@ export function loadConfig(input: LoadInput): StageConfig {
   if (!p.empty) throw new ConfigError(p.list);
   return {
     suite,
+    services,
+    projectRoot,
     project: input.project,
     stack: input.stack,
     stage,

@@ -6,8 +6,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configFromPulumi } from "./config";
 import { Cluster, ExistingCluster, KindCluster } from "./cluster";
+import * as path from "path";
 import { MockInfra } from "./mock";
-import { PublishTarget } from "./publish";
+import { PublishTarget, PublishedImage } from "./publish";
+import { ServiceUnderTest, prepareContext } from "./service";
+import { SuiteRun } from "./suite";
+import { hash } from "./cluster";
+import { newRunId } from "./hook/collect";
 
 const config = configFromPulumi();
 
@@ -45,6 +50,81 @@ const mockInfra = new MockInfra(
   { provider: cluster.provider, dependsOn: [namespace] },
 );
 
+// The services under test, each once the mock infra is Ready (they read the outputs ConfigMap).
+const servicesUnderTest = config.services.map(
+  (svc) =>
+    new ServiceUnderTest(
+      `service-${svc.name}`,
+      {
+        namespace: config.namespace,
+        publishTo,
+        name: svc.name,
+        ...(svc.image !== undefined
+          ? { image: svc.image }
+          : { context: path.resolve(config.projectRoot, svc.context ?? ".") }),
+        imagePrefix: config.images.prefix,
+        replicas: svc.replicas,
+        ...(Object.keys(svc.nodeSelector).length > 0 ? { nodeSelector: svc.nodeSelector } : {}),
+        outputsConfigMap: mockInfra.outputsConfigMap,
+        configMapEnv: svc.envFromOutputs,
+        env: svc.env,
+        rules: svc.rules,
+        healthPort: svc.healthPort,
+        readinessPath: svc.readinessPath ?? null,
+        livenessPath: svc.livenessPath ?? null,
+      },
+      { provider: cluster.provider, dependsOn: [namespace] },
+    ),
+);
+
+let suite: SuiteRun | undefined;
+if (config.suite.enabled) {
+  const suiteContext = path.join(config.projectRoot, "tests");
+  // The suite image carries its production node_modules, installed on the host (tests/package.json).
+  if (config.suite.runner === "job")
+    prepareContext(suiteContext, ["npm", "run", "--silent", "prepare-image"]);
+  const suiteImage =
+    config.suite.runner === "job"
+      ? new PublishedImage(
+          "suite-image",
+          { name: "suite", context: suiteContext, target: publishTo, prefix: config.images.prefix },
+          { provider: cluster.provider },
+        )
+      : undefined;
+  // "always": a new run per `up`; "onChange": the run id follows the suite's inputs.
+  const runId =
+    config.suite.rerun === "always"
+      ? newRunId()
+      : `c-${hash(JSON.stringify([config.suite, config.services, suiteImage?.contentHash ?? "host"]))}`;
+  const endpoints = mockInfra.endpoints;
+  suite = new SuiteRun(
+    "suite",
+    {
+      namespace: config.namespace,
+      config: config.suite,
+      stack: config.stack,
+      runId,
+      image: suiteImage?.ref ?? "",
+      outputsConfigMap: mockInfra.outputsConfigMap,
+      kubeconfig: cluster.kubeconfig,
+      context: cluster.context,
+      services: config.services.map((svc) => ({
+        name: svc.name,
+        podSelector: `app.kubernetes.io/name=${svc.name}`,
+        spawnedSelector: svc.spawnedSelector,
+      })),
+      // Components: waiting for one waits for all its children (Deployments Ready, mocks Ready).
+      after: [...servicesUnderTest, mockInfra],
+      projectRoot: config.projectRoot,
+      hostEnv: endpoints.apply((e) => ({
+        KAFKA_BOOTSTRAP_SERVERS: e.kafka_bootstrap_servers_external ?? "",
+        S3_ENDPOINT: e.s3_endpoint_external ?? "",
+      })),
+    },
+    { provider: cluster.provider, dependsOn: [namespace] },
+  );
+}
+
 export const stage = config.stage;
 export const kubeconfig = cluster.kubeconfig;
 export const kubeContext = cluster.context;
@@ -52,3 +132,7 @@ export const kindCluster = cluster.kindName;
 export const namespaceName: pulumi.Output<string> = namespace.metadata.name;
 export const mockEndpoints = mockInfra.endpoints;
 export const outputsConfigMap = mockInfra.outputsConfigMap;
+export const services = config.services.map((s) => s.name);
+export const tests = suite?.tests;
+export const runId = suite?.runId;
+export const artifactsDir = suite?.artifactsDir;

@@ -124,8 +124,9 @@ describe("stage devo", () => {
       "inception:cluster": { kubeconfig: file, context: "ci" },
       "inception:images": { registry: "registry.local:5000" },
     });
-    // The only commands on devo publish images to the registry; no kind.
-    for (const c of run.of(COMMAND)) {
+    // On devo commands publish images to the registry and run the suite hook; no kind.
+    expect(run.of(COMMAND).map((c) => c.name)).to.include("suite-hook");
+    for (const c of run.of(COMMAND).filter((x) => x.name !== "suite-hook")) {
       expect(c.name).to.match(/-publish$/);
       expect((c.inputs.environment as Record<string, string>).TARGET).to.equal("registry");
     }

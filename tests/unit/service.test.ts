@@ -157,6 +157,15 @@ describe("service under test", () => {
 });
 
 describe("service build context preparation", () => {
+  // The program tests skip preparation (tests/unit/stack.ts); these tests exercise it.
+  let saved: string | undefined;
+  beforeEach(() => {
+    saved = process.env.INCEPTION_SKIP_PREPARE;
+    delete process.env.INCEPTION_SKIP_PREPARE;
+  });
+  afterEach(() => {
+    if (saved !== undefined) process.env.INCEPTION_SKIP_PREPARE = saved;
+  });
   it("runs the command once per state of the sources", () => {
     const ctx = tempContext({ Dockerfile: "FROM scratch\n", "src/a.ts": "1" });
     const cmd = ["sh", "-c", "mkdir -p dist && echo run >> dist/runs"];

@@ -22,6 +22,11 @@ function isSecretValue(v: unknown): v is { value: unknown } {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
 }
 
+// Under mocks nothing is built: skip `npm ci` of the image build contexts (infra/service.ts).
+process.env.INCEPTION_SKIP_PREPARE = "1";
+
+export const FAKE_TESTS = { passed: 5, failed: 0, pending: 0, durationMs: 1000, failures: [] };
+
 export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
 
 class RecordingMocks implements pulumi.runtime.Mocks {
@@ -36,7 +41,14 @@ class RecordingMocks implements pulumi.runtime.Mocks {
     }
     this.resources.push({ type: args.type, name: args.name, inputs, provider: args.provider, secretInputs });
     const state: Record<string, unknown> = { ...args.inputs };
-    if (args.type === "command:local:Command") state.stdout = FAKE_KUBECONFIG;
+    if (args.type === "command:local:Command") {
+      // The kind command prints the kubeconfig, the suite hook a results line, publishing the image.
+      state.stdout = args.name.endsWith("-hook")
+        ? JSON.stringify({ tests: FAKE_TESTS })
+        : args.name.endsWith("-publish")
+          ? `${(args.inputs.environment as Record<string, string>).IMAGE}\n`
+          : FAKE_KUBECONFIG;
+    }
     return { id: `${args.name}-id`, state };
   }
 

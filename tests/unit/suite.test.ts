@@ -1,0 +1,126 @@
+import { expect } from "chai";
+import { FAKE_TESTS, Registered, runStack, runStackExpectingError } from "./stack";
+
+type Obj = Record<string, unknown>;
+const meta = (r: Registered) => r.inputs.metadata as { name: string; annotations?: Obj; labels?: Obj };
+
+describe("services under test and the suite run", () => {
+  it("deploys the reference executor by default, wired to the outputs ConfigMap", async () => {
+    const run = await runStack("local", {});
+    const dep = run.of("kubernetes:apps/v1:Deployment").find((d) => meta(d).name === "executor")!;
+    const c = ((((dep.inputs.spec as Obj).template as Obj).spec as Obj).containers as Obj[])[0];
+    const env = c.env as { name: string; valueFrom?: { configMapKeyRef?: { key: string } } }[];
+    expect(env.find((e) => e.name === "KAFKA_BOOTSTRAP_SERVERS")?.valueFrom?.configMapKeyRef?.key).to.equal(
+      "kafka_bootstrap_servers",
+    );
+    const role = run
+      .of("kubernetes:rbac.authorization.k8s.io/v1:Role")
+      .find((r) => meta(r).name === "executor")!;
+    expect(JSON.stringify(role.inputs.rules)).to.contain("cronjobs");
+    expect(run.exports.services).to.deep.equal(["executor"]);
+  });
+
+  it("runs the suite as a Job the hook waits for, and exports the hook's results", async () => {
+    const run = await runStack("local", {});
+    const [job] = run.of("kubernetes:batch/v1:Job");
+    expect(meta(job).name).to.equal(`suite-${run.exports.runId}`);
+    expect(meta(job).annotations).to.deep.equal({ "pulumi.com/skipAwait": "true" });
+    expect((job.inputs.spec as Obj).backoffLimit).to.equal(0);
+    expect((job.inputs.spec as Obj).activeDeadlineSeconds).to.equal(900);
+    const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+    const env = hook.inputs.environment as Record<string, string>;
+    expect(env.HOOK_JOB).to.equal(meta(job).name);
+    expect(JSON.parse(env.HOOK_SERVICES)).to.deep.equal([
+      {
+        name: "executor",
+        podSelector: "app.kubernetes.io/name=executor",
+        spawnedSelector: "created-by=executor",
+      },
+    ]);
+    expect(hook.secretInputs).to.include("environment");
+    expect(run.exports.tests).to.deep.equal(FAKE_TESTS);
+    expect(run.exports.artifactsDir).to.match(new RegExp(`artifacts/local/${run.exports.runId}$`));
+    const role = run
+      .of("kubernetes:rbac.authorization.k8s.io/v1:Role")
+      .find((r) => meta(r).name === "suite-reader")!;
+    expect(JSON.stringify(role.inputs.rules)).to.not.match(/create|delete|update|patch/);
+  });
+
+  it("gives every up a new run id, or a stable one with rerun onChange", async () => {
+    const a = await runStack("local", {});
+    const b = await runStack("local", {});
+    expect(a.exports.runId).to.not.equal(b.exports.runId);
+    const c = await runStack("local", { "inception:suite": { rerun: "onChange" } });
+    const d = await runStack("local", { "inception:suite": { rerun: "onChange" } });
+    const e = await runStack("local", { "inception:suite": { rerun: "onChange", grep: "cancel" } });
+    expect(c.exports.runId).to.equal(d.exports.runId);
+    expect(c.exports.runId).to.not.equal(e.exports.runId);
+  });
+
+  it("with runner host, runs no Job and no suite image", async () => {
+    const run = await runStack("local", { "inception:suite": { runner: "host" } });
+    expect(run.of("kubernetes:batch/v1:Job")).to.have.length(0);
+    expect(run.of("command:local:Command").map((c) => c.name)).to.not.include("suite-image-publish");
+    const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+    const hostEnv = JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_HOST_ENV);
+    expect(hostEnv.KAFKA_BOOTSTRAP_SERVERS).to.equal("localhost:9092");
+  });
+
+  it("takes services from config: a prebuilt image, its own env, spawned selector and rules", async () => {
+    const run = await runStack("local", {
+      "inception:services": [
+        {
+          name: "fetcher",
+          image: "example/fetcher:1.0",
+          env: { MODE: "test" },
+          envFromOutputs: { S3: "s3_endpoint" },
+          spawnedSelector: "app=fetch-job",
+          rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
+        },
+      ],
+    });
+    expect(run.of("kubernetes:apps/v1:Deployment").map((d) => meta(d).name)).to.include("fetcher");
+    expect(run.of("kubernetes:apps/v1:Deployment").map((d) => meta(d).name)).to.not.include("executor");
+    const pub = run.of("command:local:Command").find((c) => c.name === "service-fetcher-image-publish")!;
+    expect((pub.inputs.environment as Obj).SOURCE_IMAGE).to.equal("example/fetcher:1.0");
+    const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+    expect(
+      JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_SERVICES)[0].spawnedSelector,
+    ).to.equal("app=fetch-job");
+  });
+
+  const bad: [string, Obj, string][] = [
+    [
+      "service without image or context",
+      { "inception:services": [{ name: "x" }] },
+      "inception:services[0] needs exactly one of context",
+    ],
+    [
+      "service context without Dockerfile",
+      { "inception:services": [{ name: "x", context: "docs" }] },
+      'inception:services[0].context is "docs", which has no Dockerfile',
+    ],
+    [
+      "env from an unknown output",
+      { "inception:services": [{ name: "x", image: "i:1", envFromOutputs: { K: "kafka" } }] },
+      "inception:services[0].envFromOutputs.K must be an outputs ConfigMap key",
+    ],
+    [
+      "unknown runner",
+      { "inception:suite": { runner: "cloud" } },
+      'inception:suite.runner must be one of job, host, got "cloud"',
+    ],
+    [
+      "suite without kafka",
+      { "inception:mockInfra": { kafka: { enabled: false } } },
+      "inception:suite.enabled is true but mockInfra.kafka is disabled",
+    ],
+  ];
+  for (const [what, config, error] of bad) {
+    it(`${what}: fails with its own message and registers nothing`, async () => {
+      const r = await runStackExpectingError("local", config);
+      expect(r.error.message).to.contain(error);
+      expect(r.resources).to.have.length(0);
+    });
+  }
+});
