@@ -146,7 +146,7 @@ export interface LoadInput {
   stack: string;
   config: RawConfig;
   env?: NodeJS.ProcessEnv;
-  /** Directory of Pulumi.yaml. Defaults to the working directory (where Pulumi runs the program). */
+  /** Directory of Pulumi.yaml. Defaults to the working directory. */
   projectRoot?: string;
 }
 
@@ -202,7 +202,8 @@ export function loadConfig(input: LoadInput): StageConfig {
     );
   }
 
-  const mock = mockInfra(p, raw.mockInfra, env);
+  const projectRoot = input.projectRoot ?? process.cwd();
+  const mock = mockInfra(p, raw.mockInfra, env, projectRoot);
   if (cluster.type === "kind") {
     checkMockPorts(p, mock, cluster.portMappings);
     // The mock infra's host endpoints (Kafka's external listener is advertised as
@@ -227,7 +228,6 @@ export function loadConfig(input: LoadInput): StageConfig {
     "8 to 128 characters without spaces",
   );
   const suite = suiteConfig(p, raw.suite);
-  const projectRoot = input.projectRoot ?? process.cwd();
   const services = servicesConfig(p, raw.services, projectRoot);
   if (suite.enabled && suite.runner === "host" && stage !== "local") {
     p.other(

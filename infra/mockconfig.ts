@@ -3,6 +3,7 @@
  * sized. Read by config.ts, which owns the error reporting.
  */
 import { Problems, array, bool, int, isObject, objectAt, oneOf, show, str } from "./validate";
+import * as path from "path";
 import { CrdDocument, readCrd } from "./mock/crds";
 
 /** Which images the mock infra runs: pinned public images, or the set built on this machine. */
@@ -77,7 +78,12 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 // S3 bucket naming rules, minus the rarely used dotted form.
 const BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
-export function mockInfra(p: Problems, v: unknown, env: NodeJS.ProcessEnv): MockInfraConfig {
+export function mockInfra(
+  p: Problems,
+  v: unknown,
+  env: NodeJS.ProcessEnv,
+  projectRoot: string,
+): MockInfraConfig {
   const m = objectAt(p, "mockInfra", v, MOCK_KEYS) ?? {};
   // One switch, in config or the environment (the environment wins, for CI on air-gapped hosts).
   const fromEnv = env.INCEPTION_MOCK_IMAGES;
@@ -133,7 +139,7 @@ export function mockInfra(p: Problems, v: unknown, env: NodeJS.ProcessEnv): Mock
       p.expected(`mockInfra.crds[${i}]`, "a path to a CRD manifest", c);
       return;
     }
-    const doc = readCrd(c);
+    const doc = readCrd(path.resolve(projectRoot, c));
     if (typeof doc === "string") p.other(`mockInfra.crds[${i}]`, doc);
     else if (crds.some((x) => x.name === doc.name))
       p.other(`mockInfra.crds[${i}]`, `repeats CRD ${doc.name}`);

@@ -21,6 +21,7 @@ for m in kafka s3 dataServer zookeeper; do
   pulumi config set --stack "$stack" --path "inception:mockInfra.$m.enabled" false
 done
 pulumi config set --stack "$stack" --path inception:suite.enabled false
+pulumi config set --stack "$stack" inception:services '[]'
 
 teardown() {
   local rc=$?

@@ -163,7 +163,7 @@ describe("mock infra", () => {
       [
         "missing CRD file",
         { crds: ["nope.yaml"] },
-        'inception:mockInfra.crds[0] names "nope.yaml", which does not exist',
+        'nope.yaml", which does not exist',
       ],
       [
         "not a CRD",
