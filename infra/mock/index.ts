@@ -129,14 +129,16 @@ export class MockInfra extends pulumi.ComponentResource {
       },
       child,
     );
-    new k8s.core.v1.Secret(
-      `${name}-outputs-secrets`,
-      {
-        metadata: { name: `${OUTPUTS_CONFIGMAP}-secrets`, namespace: ns },
-        stringData: c.s3.enabled ? { s3_secret_key: args.s3SecretKey } : {},
-      },
-      child,
-    );
+    if (c.s3.enabled) {
+      new k8s.core.v1.Secret(
+        `${name}-outputs-secrets`,
+        {
+          metadata: { name: `${OUTPUTS_CONFIGMAP}-secrets`, namespace: ns },
+          stringData: { s3_secret_key: args.s3SecretKey },
+        },
+        child,
+      );
+    }
     this.endpoints = outputs.data.apply(() => endpoints);
     this.outputsConfigMap = outputs.metadata.name;
     this.registerOutputs({ endpoints: this.endpoints });
