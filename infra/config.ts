@@ -448,5 +448,7 @@ export function configFromPulumi(): StageConfig {
     project: pulumi.getProject(),
     stack: pulumi.getStack(),
     config: pulumi.runtime.allConfig(),
+    // Pulumi runs the program in its `main` directory (infra/); paths in config are the project's.
+    projectRoot: path.resolve(__dirname, ".."),
   });
 }
