@@ -21,6 +21,6 @@ export const MOCK_IMAGES: Record<ImageSet, Record<MockImage, string>> = {
     kafka: "inception/mock-kafka:4.4.0",
     zookeeper: "inception/mock-zookeeper:3.8",
     s3: "inception/mock-s3:v1.8.0",
-    dataServer: "inception/mock-http:3.11",
+    dataServer: "inception/mock-http:3.11-1",
   },
 };
