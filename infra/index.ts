@@ -97,6 +97,15 @@ if (config.suite.enabled) {
       ? newRunId()
       : `c-${hash(JSON.stringify([config.suite, config.services, suiteImage?.contentHash ?? "host"]))}`;
   const endpoints = mockInfra.endpoints;
+  // The host runner has no suite image: the Jobs its tests start run the Node runtime image.
+  const hostJobImage =
+    config.suite.runner === "host"
+      ? new PublishedImage(
+          "job-image",
+          { name: "node", image: "inception/node:22", target: publishTo, prefix: config.images.prefix },
+          { provider: cluster.provider },
+        ).ref
+      : pulumi.output("");
   suite = new SuiteRun(
     "suite",
     {
@@ -116,9 +125,10 @@ if (config.suite.enabled) {
       // Components: waiting for one waits for all its children (Deployments Ready, mocks Ready).
       after: [...servicesUnderTest, mockInfra],
       projectRoot: config.projectRoot,
-      hostEnv: endpoints.apply((e) => ({
+      hostEnv: pulumi.all([endpoints, hostJobImage]).apply(([e, jobImage]) => ({
         KAFKA_BOOTSTRAP_SERVERS: e.kafka_bootstrap_servers_external ?? "",
         S3_ENDPOINT: e.s3_endpoint_external ?? "",
+        JOB_IMAGE: jobImage,
       })),
     },
     { provider: cluster.provider, dependsOn: [namespace] },

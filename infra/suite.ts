@@ -44,7 +44,7 @@ export interface SuiteRunArgs {
   after?: pulumi.Input<pulumi.Resource>[];
   /** Root of the checkout (the hook's script and the artifacts folder are resolved against it). */
   projectRoot: string;
-  /** Endpoints the host runner uses instead of the in-cluster ones. Defaults to none. */
+  /** Endpoints (and JOB_IMAGE) the host runner uses instead of the in-cluster ones. Defaults to none. */
   hostEnv?: pulumi.Input<Record<string, string>>;
 }
 
@@ -147,6 +147,8 @@ export class SuiteRun extends pulumi.ComponentResource {
                     imagePullPolicy: "IfNotPresent",
                     env: [
                       ...Object.entries(settings).map(([k, v]) => ({ name: k, value: v })),
+                      // Jobs the tests ask the service to run use an image the cluster already has.
+                      { name: "JOB_IMAGE", value: args.image },
                       ...Object.entries(ENV_FROM_OUTPUTS).map(([k, key]) => ({
                         name: k,
                         valueFrom: { configMapKeyRef: { name: args.outputsConfigMap, key, optional: true } },
@@ -202,8 +204,12 @@ export class SuiteRun extends pulumi.ComponentResource {
       { ...child, dependsOn: [...hookAfter, ...(args.after ?? [])], additionalSecretOutputs: [] },
     );
     this.tests = hook.stdout.apply((out) => {
-      const last = out.trim().split("\n").pop() ?? "{}";
-      return (JSON.parse(last) as { tests?: unknown }).tests;
+      const last = out.trim().split("\n").pop() ?? "";
+      try {
+        return (JSON.parse(last) as { tests?: unknown }).tests;
+      } catch {
+        return { error: `the hook printed no results line (got ${JSON.stringify(last.slice(0, 200))})` };
+      }
     });
     this.registerOutputs({ tests: this.tests });
   }

@@ -115,6 +115,17 @@ async function streamSuiteLog(kc: KubeConfig, s: HookSettings, pod: string, log:
     }
   });
   await new Promise<void>((resolve) => {
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      if (buf && log.push(buf)) err(`  │ ${buf}`);
+      buf = "";
+      resolve();
+    };
+    // The client's done callback does not always fire when the pod's log ends: the stream's end does.
+    stream.on("end", end);
+    stream.on("close", end);
     new Log(kc)
       .log(
         s.namespace,
@@ -123,14 +134,13 @@ async function streamSuiteLog(kc: KubeConfig, s: HookSettings, pod: string, log:
         stream,
         (e) => {
           if (e) err(`inception: the suite log stream ended with an error: ${e}`);
-          if (buf && log.push(buf)) err(`  │ ${buf}`);
-          resolve();
+          end();
         },
         { follow: true },
       )
       .catch((e) => {
         err(`inception: cannot follow the suite log: ${e}`);
-        resolve();
+        end();
       });
   });
 }
@@ -293,10 +303,32 @@ async function pruneJobs(batch: BatchV1Api, s: HookSettings): Promise<void> {
   }
 }
 
+/**
+ * Node exits quietly with code 0 when nothing keeps its event loop alive, even with a promise
+ * still pending: a hook that stops early must fail loudly instead of passing for green.
+ */
+export function exitLoudlyIfUnfinished(): { done: () => void } {
+  let finished = false;
+  process.on("beforeExit", () => {
+    if (!finished) {
+      err(
+        "inception: the hook stopped before it finished (nothing left to wait on): treating the run as failed",
+      );
+      process.exit(1);
+    }
+  });
+  return { done: () => (finished = true) };
+}
+
 if (require.main === module) {
+  const guard = exitLoudlyIfUnfinished();
   runHook(settingsFromEnv(process.env)).then(
-    (code) => process.exit(code),
+    (code) => {
+      guard.done();
+      process.exit(code);
+    },
     (e) => {
+      guard.done();
       err(`inception: the hook failed: ${(e as Error).stack ?? e}`);
       process.exit(1);
     },
