@@ -96,8 +96,14 @@ export function servicesConfig(p: Problems, v: unknown, projectRoot: string): Se
   const out: ServiceConfig[] = [];
   list.forEach((entry, i) => {
     const key = `services[${i}]`;
-    const s = objectAt(p, key, entry, SERVICE_KEYS);
-    if (s === undefined) return;
+    const given = objectAt(p, key, entry, SERVICE_KEYS);
+    if (given === undefined) return;
+    // An entry named "executor" without its own image or context is the reference executor with
+    // the given settings on top (e.g. only env: {EXECUTOR_FAULT: drop-executor-event}).
+    const s: Record<string, unknown> =
+      given.name === EXECUTOR_DEFAULT.name && given.context === undefined && given.image === undefined
+        ? { ...EXECUTOR_DEFAULT, ...given, env: { ...EXECUTOR_DEFAULT.env, ...(given.env as object) } }
+        : given;
     const name = str(p, `${key}.name`, s.name, "", DNS_LABEL, "a DNS-1123 label");
     if (s.name === undefined) p.other(`${key}.name`, "is required");
     if (name && out.some((o) => o.name === name)) p.other(`${key}.name`, `repeats service ${show(name)}`);

@@ -17,4 +17,4 @@ scripts/toolchain.sh
 . "$INCEPTION_ROOT/scripts/stack.sh"
 select_stack "$stack"
 say "pulumi up -s $stack"
-pulumi up --yes --stack "$stack" "$@"
+pulumi up --yes --skip-preview --stack "$stack" "$@"

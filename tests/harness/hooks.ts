@@ -13,6 +13,7 @@
  * of the test's action ids from Kubernetes). Collectors run one after another; a collector that
  * throws is reported in `collectors.json` and does not stop the others or change the test result.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import type { Context } from "mocha";
@@ -127,8 +128,11 @@ export const mochaHooks = {
 
   async afterAll(): Promise<void> {
     if (!suite) return;
-    const h = suite.harness;
+    const { harness: h, settings: st } = suite;
     suite = undefined;
+    // The whole run's Kafka timeline goes with the run's artifacts, failed or not.
+    mkdirSync(st.artifactsDir, { recursive: true });
+    writeFileSync(path.join(st.artifactsDir, "timeline.json"), JSON.stringify(h.fullTimeline(), null, 2));
     await h.stop();
   },
 };

@@ -312,6 +312,11 @@ export class KafkaHarness {
     return [...all.values()].sort((a, b) => a.seq - b.seq);
   }
 
+  /** Every event of the run that concerns any id, in order: the run's Kafka timeline. */
+  fullTimeline(): TimelineEntry[] {
+    return this.timelineFor(this.byId.keys());
+  }
+
   stats(): HarnessStats {
     return { ...this.stats_, activeWaiters: this.waiters.size };
   }

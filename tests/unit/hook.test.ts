@@ -100,3 +100,20 @@ describe("junit", () => {
     expect(xml).to.contain("<skipped/>");
   });
 });
+
+describe("hook process guard", () => {
+  it("turns a hook whose event loop drains before it finished into exit 1, not a silent 0", () => {
+    const script = `
+      require("ts-node/register/transpile-only");
+      const { exitLoudlyIfUnfinished } = require(${JSON.stringify(path.resolve(__dirname, "../../infra/hook/main.ts"))});
+      exitLoudlyIfUnfinished();
+      new Promise(() => {}); // pending forever, nothing keeps the loop alive
+    `;
+    const r = spawnSync(process.execPath, ["-e", script], {
+      encoding: "utf8",
+      cwd: path.resolve(__dirname, "../.."),
+    });
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.contain("the hook stopped before it finished");
+  });
+});

@@ -160,11 +160,7 @@ describe("mock infra", () => {
         { images: "docker-hub" },
         'inception:mockInfra.images must be one of public, local, got "docker-hub"',
       ],
-      [
-        "missing CRD file",
-        { crds: ["nope.yaml"] },
-        'nope.yaml", which does not exist',
-      ],
+      ["missing CRD file", { crds: ["nope.yaml"] }, 'nope.yaml", which does not exist'],
       [
         "not a CRD",
         { crds: [notCrd] },

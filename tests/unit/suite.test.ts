@@ -124,3 +124,20 @@ describe("services under test and the suite run", () => {
     });
   }
 });
+
+describe("the executor entry of inception:services", () => {
+  it("overlays the given settings on the reference executor", async () => {
+    const run = await runStack("local", {
+      "inception:services": [{ name: "executor", env: { EXECUTOR_FAULT: "drop-executor-event" } }],
+    });
+    const dep = run.of("kubernetes:apps/v1:Deployment").find((d) => meta(d).name === "executor")!;
+    const c = ((((dep.inputs.spec as Obj).template as Obj).spec as Obj).containers as Obj[])[0];
+    const env = c.env as { name: string; value?: string; valueFrom?: unknown }[];
+    expect(env.find((e) => e.name === "EXECUTOR_FAULT")?.value).to.equal("drop-executor-event");
+    expect(env.find((e) => e.name === "KAFKA_BOOTSTRAP_SERVERS")?.valueFrom).to.not.equal(undefined);
+    const role = run
+      .of("kubernetes:rbac.authorization.k8s.io/v1:Role")
+      .find((r) => meta(r).name === "executor")!;
+    expect(JSON.stringify(role.inputs.rules)).to.contain("cronjobs");
+  });
+});
