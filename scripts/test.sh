@@ -42,6 +42,8 @@ if [ -f toolchain/go/go.mod ]; then
 fi
 
 if [ -x scripts/e2e.sh ]; then
+  # A new session or CI starts with no Docker engine: start it (never builds anything).
+  scripts/toolchain.sh --start-services >/dev/null 2>&1 || true
   if scripts/toolchain.sh --check; then
     say "tier e2e: scripts/e2e.sh"
     scripts/e2e.sh 2>&1 | tee "$out/e2e.log"

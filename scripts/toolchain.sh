@@ -5,7 +5,10 @@
 # PATH at the pinned version is linked instead of built.
 #
 #   scripts/toolchain.sh            build what is missing
-#   scripts/toolchain.sh --check    exit 0 when the toolchain is complete, 1 otherwise (builds nothing)
+#   scripts/toolchain.sh --check    exit 0 when the toolchain is complete, 1 otherwise (builds nothing;
+#                                   the images it built must be in Docker's store, so Docker must answer)
+#   scripts/toolchain.sh --start-services   start the Docker engine if it is installed and silent
+#                                   (CI and new sessions start with no dockerd); builds nothing
 #   scripts/toolchain.sh --print    print the toolchain directory
 set -euo pipefail
 # shellcheck source=env.sh
@@ -22,14 +25,19 @@ STAMPS="$TC/stamps"
 
 case "${1:-}" in
   # Complete = every step finished and the images it built are still in Docker's store.
-  --check) [ -f "$TC/complete" ] && "$INCEPTION_ROOT/scripts/mock-images.sh" --check && exit 0 || exit 1 ;;
+  --check)
+    [ -f "$TC/complete" ] && docker info >/dev/null 2>&1 &&
+      "$INCEPTION_ROOT/scripts/node-image.sh" --check >/dev/null 2>&1 &&
+      "$INCEPTION_ROOT/scripts/mock-images.sh" --check && exit 0 || exit 1
+    ;;
+  --start-services) start_services=1 ;;
   --print) echo "$TC"; exit 0 ;;
   "") ;;
-  *) die "unknown argument '$1' (expected --check, --print or nothing)" ;;
+  *) die "unknown argument '$1' (expected --check, --start-services, --print or nothing)" ;;
 esac
 
 mkdir -p "$BIN" "$PLUGIN_BIN" "$WORK" "$LOGS" "$STAMPS" "$GOMODCACHE" "$GOCACHE"
-rm -f "$TC/complete"
+[ -n "${start_services:-}" ] || rm -f "$TC/complete"
 
 # stamp NAME VALUE: true when step NAME already ran with VALUE.
 stamped() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
@@ -280,6 +288,11 @@ install_plugins() {
   done
   step_done "$("$BIN/pulumi" plugin ls 2>/dev/null | grep -cE '^(kubernetes|command) ') plugins"
 }
+
+if [ -n "${start_services:-}" ]; then
+  if command -v dockerd >/dev/null 2>&1; then ensure_docker; else say "no dockerd installed: nothing to start"; fi
+  exit 0
+fi
 
 say "toolchain $INCEPTION_TOOLCHAIN_KEY in $TC"
 ensure_docker
