@@ -55,6 +55,8 @@ const ENV_FROM_OUTPUTS: Record<string, string> = {
   S3_BUCKETS: "s3_buckets",
   S3_ACCESS_KEY: "s3_access_key",
   DATA_SERVER_URL: "data_server_url",
+  DATA_SERVER_FILES: "data_server_files",
+  CRDS: "crds",
   ZOOKEEPER_CONNECT: "zookeeper_connect",
 };
 
@@ -147,6 +149,16 @@ export class SuiteRun extends pulumi.ComponentResource {
                     imagePullPolicy: "IfNotPresent",
                     env: [
                       ...Object.entries(settings).map(([k, v]) => ({ name: k, value: v })),
+                      {
+                        name: "S3_SECRET_KEY",
+                        valueFrom: {
+                          secretKeyRef: {
+                            name: "outputs-infrastructure-secrets",
+                            key: "s3_secret_key",
+                            optional: true,
+                          },
+                        },
+                      },
                       // Jobs the tests ask the service to run use an image the cluster already has.
                       { name: "JOB_IMAGE", value: args.image },
                       ...Object.entries(ENV_FROM_OUTPUTS).map(([k, key]) => ({

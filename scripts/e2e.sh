@@ -4,7 +4,9 @@
 #   2. the cluster (3 nodes, labels), the stack outputs and the artifacts folder checked by mocha;
 #   3. a second up changes nothing (rerun onChange);
 #   4. the executor in its fault mode: up fails, naming the missing event, artifacts still written;
-#   5. down: the kind cluster is gone.
+#   5. the suite Job past its deadline: up fails saying so, artifacts still written;
+#   6. rerun "always": two ups are two runs; 7. the host runner passes the same suite;
+#   8. down: the kind cluster is gone.
 # Always tears down, even on failure. Needs the toolchain (npm run toolchain).
 set -euo pipefail
 # shellcheck source=env.sh
@@ -21,8 +23,11 @@ select_stack "$stack"
 pulumi config set --stack "$stack" inception:stage local
 pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
 pulumi config set --stack "$stack" --path inception:suite.rerun onChange
+# Every mock on: ZooKeeper and the MPIJob CRD too.
+pulumi config set --stack "$stack" --path inception:mockInfra.zookeeper.enabled true
+pulumi config set --stack "$stack" --path 'inception:mockInfra.crds[0]' mock-infra/crds/mpijob.yaml
 pulumi config rm --stack "$stack" inception:services >/dev/null 2>&1 || true
-for key in mockInfra suite.enabled; do pulumi config rm --stack "$stack" --path "inception:$key" >/dev/null 2>&1 || true; done
+pulumi config rm --stack "$stack" --path inception:suite.enabled >/dev/null 2>&1 || true
 
 teardown() {
   local rc=$?
@@ -36,6 +41,8 @@ teardown() {
   exit "$rc"
 }
 trap teardown EXIT
+# An interrupted run is a failed run, whatever the last command returned.
+trap "exit 130" INT TERM
 
 t0=$(date +%s)
 say "e2e: up ($stack)"
@@ -45,8 +52,9 @@ say "e2e: up took $(($(date +%s) - t0))s"
 pulumi stack output --stack "$stack" --show-secrets kubeconfig >"$work/kubeconfig"
 pulumi stack output --stack "$stack" --json >"$work/outputs.json"
 INCEPTION_E2E_KUBECONFIG="$work/kubeconfig" INCEPTION_E2E_OUTPUTS="$work/outputs.json" \
-  npx mocha --config tests/.mocharc.e2e.json tests/e2e/cluster.test.ts tests/e2e/run.test.ts
+  npx mocha --config tests/.mocharc.e2e.json tests/e2e/cluster.test.ts tests/e2e/run.test.ts tests/e2e/mockinfra.test.ts
 
+# The broker was killed and came back: its pod is new, its StatefulSet unchanged.
 say "e2e: a second up must change nothing"
 pulumi up --yes --skip-preview --stack "$stack" --expect-no-changes >"$work/up-again.log" 2>&1 ||
   { tail -n 40 "$work/up-again.log"; die "the second up proposed changes"; }
@@ -62,3 +70,38 @@ run_dir=$(sed -n 's/.*inception: artifacts: \(\/[^ ]*\).*/\1/p' "$work/up-fault.
 INCEPTION_E2E_FAULT_LOG="$work/up-fault.log" INCEPTION_E2E_FAULT_RUN="$run_dir" \
   npx mocha --config tests/.mocharc.e2e.json tests/e2e/fault.test.ts
 pulumi config rm --stack "$stack" inception:services
+
+say "e2e: the suite Job runs past its deadline: up must fail saying so"
+pulumi config set --stack "$stack" --path inception:suite.timeoutSeconds 30
+if scripts/up.sh "$stack" >"$work/up-deadline.log" 2>&1; then
+  die "up passed although the suite Job ran past its 30 s deadline"
+fi
+grep -q "FAILED: the suite Job ran past its deadline" "$work/up-deadline.log" ||
+  die "the deadline failure does not say it timed out (see $work/up-deadline.log)"
+run_dir=$(sed -n 's/.*inception: artifacts: \(\/[^ ]*\).*/\1/p' "$work/up-deadline.log" | tail -n 1)
+[ -s "$run_dir/suite.log" ] && [ -n "$(ls "$run_dir/cluster/services/executor")" ] ||
+  die "the timed-out run left no suite log or service logs in $run_dir"
+pulumi config rm --stack "$stack" --path inception:suite.timeoutSeconds
+
+say "e2e: rerun always: every up is a new run"
+pulumi config set --stack "$stack" --path inception:suite.rerun always
+pulumi config set --stack "$stack" --path inception:suite.grep "invalid event"
+ids=()
+for n in 1 2; do
+  scripts/up.sh "$stack" >"$work/up-rerun-$n.log" 2>&1 || { tail -n 30 "$work/up-rerun-$n.log"; die "rerun up $n failed"; }
+  ids+=("$(pulumi stack output --stack "$stack" runId)")
+done
+[ "${ids[0]}" != "${ids[1]}" ] || die "two ups with rerun always had the same run id ${ids[0]}"
+say "e2e: run ids ${ids[0]} then ${ids[1]}"
+
+say "e2e: the host runner passes the same suite"
+pulumi config rm --stack "$stack" --path inception:suite.grep
+pulumi config set --stack "$stack" --path inception:suite.runner host
+scripts/up.sh "$stack" >"$work/up-host.log" 2>&1 || { tail -n 40 "$work/up-host.log"; die "the host runner's run failed"; }
+pulumi stack output --stack "$stack" --json >"$work/outputs-host.json"
+node -e '
+  const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  if (!(o.tests && o.tests.failed === 0 && o.tests.passed >= 5)) { console.error("host runner results:", JSON.stringify(o.tests)); process.exit(1); }
+  console.log(`host runner: ${o.tests.passed} passed, ${o.tests.pending} pending`);
+' "$work/outputs-host.json"
+pulumi config rm --stack "$stack" --path inception:suite.runner

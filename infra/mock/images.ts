@@ -19,7 +19,7 @@ export const MOCK_IMAGES: Record<ImageSet, Record<MockImage, string>> = {
   },
   local: {
     kafka: "inception/mock-kafka:4.4.0",
-    zookeeper: "inception/mock-zookeeper:3.8",
+    zookeeper: "inception/mock-zookeeper:3.8-1",
     s3: "inception/mock-s3:v1.8.0",
     dataServer: "inception/mock-http:3.11-1",
   },
