@@ -125,11 +125,16 @@ if (config.suite.enabled) {
       // Components: waiting for one waits for all its children (Deployments Ready, mocks Ready).
       after: [...servicesUnderTest, mockInfra],
       projectRoot: config.projectRoot,
-      hostEnv: pulumi.all([endpoints, hostJobImage]).apply(([e, jobImage]) => ({
-        KAFKA_BOOTSTRAP_SERVERS: e.kafka_bootstrap_servers_external ?? "",
-        S3_ENDPOINT: e.s3_endpoint_external ?? "",
-        JOB_IMAGE: jobImage,
-      })),
+      hostEnv: pulumi
+        .all([endpoints, hostJobImage, pulumi.secret(config.s3SecretKey)])
+        .apply(([e, jobImage, key]) => ({
+          KAFKA_BOOTSTRAP_SERVERS: e.kafka_bootstrap_servers_external ?? "",
+          S3_ENDPOINT: e.s3_endpoint_external ?? "",
+          S3_BUCKETS: e.s3_buckets ?? "",
+          S3_ACCESS_KEY: e.s3_access_key ?? "",
+          S3_SECRET_KEY: key,
+          JOB_IMAGE: jobImage,
+        })),
     },
     { provider: cluster.provider, dependsOn: [namespace] },
   );

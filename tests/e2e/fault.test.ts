@@ -31,6 +31,25 @@ describe("a run against the faulty executor (fault mode)", () => {
     expect(fs.readFileSync(path.join(dir, "junit.xml"), "utf8")).to.contain("<failure");
   });
 
+  it("writes every file of a run, with non-empty service and spawned-pod logs", () => {
+    for (const f of ["junit.xml", "results.json", "suite.log", "timeline.json"]) {
+      expect(fs.statSync(path.join(dir, f)).size, f).to.be.greaterThan(0);
+    }
+    const logs = (sub: string) =>
+      fs
+        .readdirSync(path.join(dir, "cluster", sub, "executor"))
+        .filter((f) => f.endsWith(".log"))
+        .map((f) => fs.statSync(path.join(dir, "cluster", sub, "executor", f)).size);
+    expect(
+      logs("services").some((n) => n > 0),
+      "service log",
+    ).to.equal(true);
+    expect(
+      logs("spawned").some((n) => n > 0),
+      "spawned pod log",
+    ).to.equal(true);
+  });
+
   it("keeps the failed test's event timeline and its job and pod logs", () => {
     const testDirs = fs
       .readdirSync(dir, { withFileTypes: true })

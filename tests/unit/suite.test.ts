@@ -106,6 +106,11 @@ describe("services under test and the suite run", () => {
       "inception:services[0].envFromOutputs.K must be an outputs ConfigMap key",
     ],
     [
+      "invalid permission rule",
+      { "inception:services": [{ name: "x", image: "i:1", rules: [{ resources: "pods", verbs: ["get"] }] }] },
+      'inception:services[0].rules[0].resources must be a list of strings, got "pods"',
+    ],
+    [
       "unknown runner",
       { "inception:suite": { runner: "cloud" } },
       'inception:suite.runner must be one of job, host, got "cloud"',
