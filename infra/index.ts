@@ -9,7 +9,7 @@ import { Cluster, ExistingCluster, KindCluster } from "./cluster";
 import * as path from "path";
 import { MockInfra } from "./mock";
 import { PublishTarget, PublishedImage } from "./publish";
-import { ServiceUnderTest, prepareContext } from "./service";
+import { ServiceUnderTest } from "./service";
 import { SuiteRun } from "./suite";
 import { hash } from "./cluster";
 import { newRunId } from "./hook/collect";
@@ -80,9 +80,7 @@ const servicesUnderTest = config.services.map(
 let suite: SuiteRun | undefined;
 if (config.suite.enabled) {
   const suiteContext = path.join(config.projectRoot, "tests");
-  // The suite image carries its production node_modules, installed on the host (tests/package.json).
-  if (config.suite.runner === "job")
-    prepareContext(suiteContext, ["npm", "run", "--silent", "prepare-image"]);
+  // The suite image carries its production node_modules, prepared on the host (tests/package.json).
   const suiteImage =
     config.suite.runner === "job"
       ? new PublishedImage(

@@ -9,6 +9,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { defaultPrepare, prepareContext } from "./prepare";
 
 /** Where a published image goes. */
 export type PublishTarget =
@@ -25,6 +26,11 @@ export interface PublishedImageArgs {
    * under its own name; pushed as `<registry>/<prefix>/<name>:<tag>`. Defaults to none.
    */
   image?: string;
+  /**
+   * Command run in the context on the host before the build, when its sources changed. Defaults to
+   * `npm run --silent prepare-image` when the context's package.json has that script, else none.
+   */
+  prepare?: string[];
   /** Dockerfile path relative to the context. Defaults to "Dockerfile". */
   dockerfile?: string;
   /** Build arguments. Defaults to none. */
@@ -77,6 +83,10 @@ export class PublishedImage extends pulumi.ComponentResource {
     const context = args.context === undefined ? "" : path.resolve(args.context);
     if (args.context !== undefined && !fs.existsSync(path.join(context, dockerfile))) {
       throw new Error(`image ${args.name}: no ${dockerfile} in build context ${context}`);
+    }
+    if (args.context !== undefined) {
+      const prepare = args.prepare ?? defaultPrepare(context);
+      if (prepare.length > 0) prepareContext(context, prepare);
     }
     this.contentHash =
       args.image !== undefined

@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { err, exitLoudlyIfUnfinished, finishRun, kubeConfig, settingsFromEnv } from "./main";
+import { err, finishRun, kubeConfig, runAsMain, settingsFromEnv } from "./main";
 
 async function main(): Promise<number> {
   const s = settingsFromEnv(process.env);
@@ -48,15 +48,4 @@ async function main(): Promise<number> {
   return finishRun(kubeConfig(s), s, outcome, t0);
 }
 
-const guard = exitLoudlyIfUnfinished();
-main().then(
-  (code) => {
-    guard.done();
-    process.exit(code);
-  },
-  (e) => {
-    guard.done();
-    err(`inception: the hook failed: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runAsMain(main);

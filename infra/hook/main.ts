@@ -320,9 +320,10 @@ export function exitLoudlyIfUnfinished(): { done: () => void } {
   return { done: () => (finished = true) };
 }
 
-if (require.main === module) {
+/** Runs a hook as the process's main job: its exit code, or 1 on an error or an early stop. */
+export function runAsMain(hook: () => Promise<number>): void {
   const guard = exitLoudlyIfUnfinished();
-  runHook(settingsFromEnv(process.env)).then(
+  hook().then(
     (code) => {
       guard.done();
       process.exit(code);
@@ -334,3 +335,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runAsMain(() => runHook(settingsFromEnv(process.env)));
