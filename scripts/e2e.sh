@@ -25,15 +25,16 @@ rm -rf "$work" && mkdir -p "$work"
 select_stack "$stack"
 pulumi config set --stack "$stack" inception:stage local
 pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
+# Start from the defaults: an interrupted earlier run may have left its settings in the stack.
+for key in inception:suite inception:services inception:mockInfra; do
+  pulumi config rm --stack "$stack" "$key" >/dev/null 2>&1 || true
+done
 pulumi config set --stack "$stack" --path inception:suite.rerun onChange
-pulumi config rm --stack "$stack" inception:mockInfra >/dev/null 2>&1 || true
 if [ -n "$full" ]; then
   # Every mock on: ZooKeeper and the MPIJob CRD too.
   pulumi config set --stack "$stack" --path inception:mockInfra.zookeeper.enabled true
   pulumi config set --stack "$stack" --path 'inception:mockInfra.crds[0]' mock-infra/crds/mpijob.yaml
 fi
-pulumi config rm --stack "$stack" inception:services >/dev/null 2>&1 || true
-pulumi config rm --stack "$stack" --path inception:suite.enabled >/dev/null 2>&1 || true
 
 teardown() {
   local rc=$?
