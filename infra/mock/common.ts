@@ -16,6 +16,12 @@ export const SERVICES_AFFINITY: k8s.types.input.core.v1.Affinity = {
   },
 };
 
+/**
+ * Stateless mocks have nothing to drain, and python's http.server ignores SIGTERM: without this
+ * each would hold `pulumi destroy` for Kubernetes' default 30 s grace period.
+ */
+export const MOCK_TERMINATION_GRACE_SECONDS = 2;
+
 export function mockLabels(component: string): Record<string, string> {
   return { "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "inception-mock-infra" };
 }

@@ -1,7 +1,13 @@
 /** The seed's "internet" mock: an HTTP server serving files given in config. */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SERVICES_AFFINITY, mockLabels, mockService, serviceHost } from "./common";
+import {
+  SERVICES_AFFINITY,
+  MOCK_TERMINATION_GRACE_SECONDS,
+  mockLabels,
+  mockService,
+  serviceHost,
+} from "./common";
 
 export const DATA_SERVER_PORT = 8080;
 
@@ -48,6 +54,7 @@ export class DataServer extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               affinity: SERVICES_AFFINITY,
+              terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
               containers: [
                 {
                   name: "http",

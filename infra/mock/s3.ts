@@ -5,7 +5,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { S3Config } from "../mockconfig";
-import { SERVICES_AFFINITY, mockLabels, mockService, serviceHost } from "./common";
+import {
+  SERVICES_AFFINITY,
+  MOCK_TERMINATION_GRACE_SECONDS,
+  mockLabels,
+  mockService,
+  serviceHost,
+} from "./common";
 
 export const S3_PORT = 7070;
 
@@ -62,6 +68,7 @@ export class S3Mock extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               affinity: SERVICES_AFFINITY,
+              terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
               containers: [
                 {
                   name: "s3",

@@ -1,7 +1,13 @@
 /** A standalone ZooKeeper for services that keep state in it (the seed's did). */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SERVICES_AFFINITY, mockLabels, mockService, serviceHost } from "./common";
+import {
+  SERVICES_AFFINITY,
+  MOCK_TERMINATION_GRACE_SECONDS,
+  mockLabels,
+  mockService,
+  serviceHost,
+} from "./common";
 
 export const ZOOKEEPER_PORT = 2181;
 
@@ -49,6 +55,7 @@ export class ZooKeeper extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               affinity: SERVICES_AFFINITY,
+              terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
               containers: [
                 {
                   name: "zookeeper",

@@ -103,6 +103,17 @@ describe("mock infra", () => {
     );
   });
 
+  it("stops the stateless mocks within seconds, so down is not held by grace periods", async () => {
+    const run = await runStack("local", { "inception:mockInfra": { zookeeper: { enabled: true } } });
+    const deployments = run.of("kubernetes:apps/v1:Deployment").filter((d) => d.name.startsWith("mock-"));
+    expect(deployments.map((d) => meta(d).name).sort()).to.deep.equal(["data-server", "s3", "zookeeper"]);
+    for (const d of deployments) {
+      const pod = (d.inputs.spec as { template: { spec: { terminationGracePeriodSeconds?: number } } })
+        .template.spec;
+      expect(pod.terminationGracePeriodSeconds, meta(d).name).to.be.at.most(5);
+    }
+  });
+
   it("installs configured CRDs and leaves out disabled mocks", async () => {
     const run = await runStack("local", {
       "inception:mockInfra": {
