@@ -176,12 +176,17 @@ export class Kafka extends pulumi.ComponentResource {
                       ],
                     },
                     periodSeconds: 2,
+                    // A busy 2-core host can take over a second to fork bash: an unready blip
+                    // drops the broker from its Service and resets every client's connection.
+                    timeoutSeconds: 5,
                     failureThreshold: 3,
                   },
                   livenessProbe: {
                     tcpSocket: { port: KAFKA_INTERNAL_PORT },
                     initialDelaySeconds: 60,
                     periodSeconds: 10,
+                    timeoutSeconds: 5,
+                    failureThreshold: 6,
                   },
                   resources: { requests: { cpu: "100m", memory: "512Mi" }, limits: { memory: "1Gi" } },
                   volumeMounts: [

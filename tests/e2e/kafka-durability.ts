@@ -2,7 +2,7 @@
  * The Kafka pod-kill probe, run as its own process by mockinfra.test.ts: keeps producing with
  * acks=all, deletes the broker pod after 20 acknowledged messages, keeps going until 20 more are
  * acknowledged by the new pod, then reads the topic back. Prints one JSON line
- * {acked, killedAt, seen, strayErrors} on stdout.
+ * {acked, killedAt, restartsBeforeKill, seen, strayErrors} on stdout.
  *
  * Why a process of its own: clients whose broker vanished reject promises nobody awaits any more
  * (kafkajs' "Closed connection" from a socket torn down mid-request). Inside mocha such a late
@@ -35,6 +35,7 @@ async function retrying<T>(what: string, f: () => Promise<T>, until: number): Pr
     try {
       return await f();
     } catch (e) {
+      console.error(`${new Date().toISOString()} ${what}: ${String(e)} (retrying)`);
       if (Date.now() > until) throw new Error(`${what}: ${String(e)}`, { cause: e });
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -60,9 +61,10 @@ async function main(): Promise<void> {
 
   // A producer whose broker went away can stay "not connected": reconnect with a new one.
   let producer = kafka.producer();
-  await producer.connect();
+  await retrying("connect the producer", () => producer.connect(), deadline);
   const acked: number[] = [];
   let killedAt = -1;
+  let restartsBeforeKill = -1;
   for (let i = 0; acked.length < 40 || (killedAt >= 0 && acked.length - killedAt < 20); i++) {
     // Each message is sent again until the broker acknowledges it.
     for (;;) {
@@ -81,9 +83,11 @@ async function main(): Promise<void> {
     if (acked.length === 20 && killedAt < 0) {
       const kc = new KubeConfig();
       kc.loadFromFile(kubeconfig);
-      await kc
-        .makeApiClient(CoreV1Api)
-        .deleteNamespacedPod({ name: "kafka-0", namespace, gracePeriodSeconds: 0 });
+      const core = kc.makeApiClient(CoreV1Api);
+      const pod = await core.readNamespacedPod({ name: "kafka-0", namespace });
+      // Restarts before the kill would mean the broker was unstable on its own (a probe, OOM).
+      restartsBeforeKill = (pod.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
+      await core.deleteNamespacedPod({ name: "kafka-0", namespace, gracePeriodSeconds: 0 });
       killedAt = acked.length;
     }
   }
@@ -91,7 +95,7 @@ async function main(): Promise<void> {
 
   const seen = new Set<number>();
   const consumer = kafka.consumer({ groupId: `${topic}-g` });
-  await consumer.connect();
+  await retrying("connect the consumer", () => consumer.connect(), deadline + 60000);
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve) => {
     // Whatever was read by then is reported; the test names what is missing.
@@ -107,7 +111,15 @@ async function main(): Promise<void> {
     });
   });
   await consumer.disconnect().catch(() => undefined);
-  console.log(JSON.stringify({ acked, killedAt, seen: [...seen].sort((a, b) => a - b), strayErrors }));
+  console.log(
+    JSON.stringify({
+      acked,
+      killedAt,
+      restartsBeforeKill,
+      seen: [...seen].sort((a, b) => a - b),
+      strayErrors,
+    }),
+  );
 }
 
 main().then(

@@ -126,9 +126,14 @@ describe("mock infra, from the host", () => {
     const result = JSON.parse(probe.stdout.trim().split("\n").pop() ?? "{}") as {
       acked: number[];
       killedAt: number;
+      restartsBeforeKill: number;
       seen: number[];
       strayErrors: number;
     };
+    console.log(
+      `      durability: ${result.acked.length} acknowledged, broker restarts before the kill: ` +
+        `${result.restartsBeforeKill}, stray client errors: ${result.strayErrors}`,
+    );
     expect(result.killedAt).to.equal(20);
     expect(result.acked.length).to.be.at.least(40);
     const seen = new Set(result.seen);
