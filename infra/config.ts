@@ -227,7 +227,7 @@ export function loadConfig(input: LoadInput): StageConfig {
     /^\S{8,128}$/,
     "8 to 128 characters without spaces",
   );
-  const suite = suiteConfig(p, raw.suite);
+  const suite = suiteConfig(p, raw.suite, projectRoot);
   const services = servicesConfig(p, raw.services, projectRoot);
   if (suite.enabled && suite.runner === "host" && stage !== "local") {
     p.other(

@@ -9,6 +9,7 @@ import { Cluster, ExistingCluster, KindCluster } from "./cluster";
 import * as path from "path";
 import { MockInfra } from "./mock";
 import { PublishTarget, PublishedImage } from "./publish";
+import { SuiteImage } from "./suiteimage";
 import { ServiceUnderTest } from "./service";
 import { SuiteRun } from "./suite";
 import { hash } from "./cluster";
@@ -79,13 +80,17 @@ const servicesUnderTest = config.services.map(
 
 let suite: SuiteRun | undefined;
 if (config.suite.enabled) {
-  const suiteContext = path.join(config.projectRoot, "tests");
-  // The suite image carries its production node_modules, prepared on the host (tests/package.json).
   const suiteImage =
     config.suite.runner === "job"
-      ? new PublishedImage(
+      ? new SuiteImage(
           "suite-image",
-          { name: "suite", context: suiteContext, target: publishTo, prefix: config.images.prefix },
+          {
+            config: config.suite,
+            projectRoot: config.projectRoot,
+            stack: config.stack,
+            target: publishTo,
+            prefix: config.images.prefix,
+          },
           { provider: cluster.provider },
         )
       : undefined;
@@ -112,6 +117,7 @@ if (config.suite.enabled) {
       stack: config.stack,
       runId,
       image: suiteImage?.ref ?? "",
+      suiteDir: suiteImage?.suiteDir ?? path.join(config.projectRoot, config.suite.dir),
       outputsConfigMap: mockInfra.outputsConfigMap,
       kubeconfig: cluster.kubeconfig,
       context: cluster.context,

@@ -14,7 +14,9 @@ import { defaultPrepare, prepareContext } from "./prepare";
 /** Where a published image goes. */
 export type PublishTarget =
   | { type: "kind"; clusterName: string; clusterIdentity: pulumi.Input<string> }
-  | { type: "registry"; registry: string };
+  | { type: "registry"; registry: string }
+  // Built into the local docker only: a base other images are built FROM.
+  | { type: "local" };
 
 export interface PublishedImageArgs {
   /** Image name; the repository is `<prefix>/<name>`. */
@@ -54,7 +56,9 @@ else
   echo "inception: building $IMAGE from $CONTEXT" >&2
   docker build -t "$IMAGE" -f "$CONTEXT/$DOCKERFILE" "\${args[@]}" "$CONTEXT" >&2
 fi
-if [ "$TARGET" = kind ]; then
+if [ "$TARGET" = local ]; then
+  :
+elif [ "$TARGET" = kind ]; then
   echo "inception: loading $IMAGE into kind cluster $CLUSTER" >&2
   kind load docker-image "$IMAGE" --name "$CLUSTER" >&2
 else
@@ -71,6 +75,8 @@ echo "$IMAGE"
 export class PublishedImage extends pulumi.ComponentResource {
   /** Full image reference; resolves once the image is available to the cluster. */
   readonly ref: pulumi.Output<string>;
+  /** The same reference, known up front; the image is in the local docker once `ref` resolves. */
+  readonly localRef: string;
   /** Content hash of the build context (the tag). */
   readonly contentHash: string;
 
@@ -97,7 +103,8 @@ export class PublishedImage extends pulumi.ComponentResource {
     const tag =
       args.image !== undefined ? (args.image.split(":").pop() ?? this.contentHash) : this.contentHash;
     const image =
-      t.type === "kind" ? (args.image ?? `${repo}:${this.contentHash}`) : `${t.registry}/${repo}:${tag}`;
+      t.type === "registry" ? `${t.registry}/${repo}:${tag}` : (args.image ?? `${repo}:${this.contentHash}`);
+    this.localRef = image;
 
     const environment: Record<string, pulumi.Input<string>> = {
       IMAGE: image,
@@ -117,7 +124,11 @@ export class PublishedImage extends pulumi.ComponentResource {
         interpreter: ["/bin/bash", "-c"],
         environment,
         // Publish again only when the content changes or the kind cluster was recreated.
-        triggers: [this.contentHash, image, t.type === "kind" ? t.clusterIdentity : t.registry],
+        triggers: [
+          this.contentHash,
+          image,
+          t.type === "kind" ? t.clusterIdentity : t.type === "registry" ? t.registry : "local",
+        ],
       },
       { parent: this },
     );

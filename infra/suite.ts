@@ -32,6 +32,8 @@ export interface SuiteRunArgs {
   runId: string;
   /** Suite image reference, resolved once it is available to the cluster. */
   image: pulumi.Input<string>;
+  /** The test files' directory: inside the image (runner "job") or on this host (runner "host"). */
+  suiteDir: string;
   /** Name of the mock infra outputs ConfigMap the suite reads its endpoints from. */
   outputsConfigMap: pulumi.Input<string>;
   /** Kubeconfig (secret) and context the hook uses. */
@@ -115,6 +117,8 @@ export class SuiteRun extends pulumi.ComponentResource {
       SUITE_NAME: `${args.stack}-${args.runId}`,
       MOCHA_TIMEOUT_MS: String(c.testTimeoutMs),
       MOCHA_RETRIES: String(c.retries),
+      MOCHA_PARALLEL: String(c.parallel),
+      SUITE_DIR: args.suiteDir,
       ...(c.grep ? { MOCHA_GREP: c.grep } : {}),
       WAIT_TIMEOUT_MS: String(Math.min(c.testTimeoutMs, 60000)),
       NAMESPACE: ns,

@@ -1,5 +1,10 @@
-/** The `inception:suite` section: how the black-box suite runs after each deploy. */
-import { Problems, bool, int, objectAt, oneOf, optStr, str } from "./validate";
+/** The `inception:suite` section: which black-box suite runs after each deploy, and how. */
+import * as fs from "fs";
+import * as path from "path";
+import { Problems, array, bool, int, objectAt, oneOf, optStr, show, str } from "./validate";
+
+/** The project's own suites (the executor's and the mock infra's), packed into the default image. */
+export const DEFAULT_SUITE_DIR = "tests/suites";
 
 export interface SuiteConfig {
   enabled: boolean;
@@ -21,6 +26,14 @@ export interface SuiteConfig {
   failOnTestFailure: boolean;
   /** Where run folders go: `<artifactsDir>/<stack>/<run id>/`. */
   artifactsDir: string;
+  /** Directory of the Mocha test files (`*.test.ts`/`*.test.js`), relative to the project. */
+  dir: string;
+  /** More files or directories the tests need (fixtures, helpers), relative to the project. */
+  extraFiles: string[];
+  /** A Dockerfile (relative to the project) building the suite image FROM the default one (ARG SUITE_BASE). */
+  dockerfile: string | undefined;
+  /** Mocha's parallel mode (each worker runs its own harness). */
+  parallel: boolean;
 }
 
 const SUITE_KEYS = [
@@ -34,10 +47,22 @@ const SUITE_KEYS = [
   "keepRuns",
   "failOnTestFailure",
   "artifactsDir",
+  "dir",
+  "extraFiles",
+  "dockerfile",
+  "parallel",
 ] as const;
 
-export function suiteConfig(p: Problems, v: unknown): SuiteConfig {
+export function suiteConfig(p: Problems, v: unknown, projectRoot: string): SuiteConfig {
   const s = objectAt(p, "suite", v, SUITE_KEYS) ?? {};
+  const dir = projectPath(p, "suite.dir", s.dir, projectRoot, "directory") ?? DEFAULT_SUITE_DIR;
+  if (fs.existsSync(path.join(projectRoot, dir)) && !hasTests(path.join(projectRoot, dir))) {
+    p.other("suite.dir", `is ${show(dir)}, which holds no *.test.ts or *.test.js file`);
+  }
+  const extraFiles = (array(p, "suite.extraFiles", s.extraFiles ?? []) ?? []).flatMap((f, i) => {
+    const r = projectPath(p, `suite.extraFiles[${i}]`, f, projectRoot, "any");
+    return r === undefined ? [] : [r];
+  });
   return {
     enabled: bool(p, "suite.enabled", s.enabled, true),
     runner: oneOf(p, "suite.runner", s.runner, ["job", "host"] as const, "job"),
@@ -49,5 +74,41 @@ export function suiteConfig(p: Problems, v: unknown): SuiteConfig {
     keepRuns: int(p, "suite.keepRuns", s.keepRuns, 5, 1, 100),
     failOnTestFailure: bool(p, "suite.failOnTestFailure", s.failOnTestFailure, true),
     artifactsDir: str(p, "suite.artifactsDir", s.artifactsDir, "artifacts", /^[^\0]+$/, "a directory path"),
+    dir,
+    extraFiles,
+    dockerfile: projectPath(p, "suite.dockerfile", s.dockerfile, projectRoot, "file"),
+    parallel: bool(p, "suite.parallel", s.parallel, false),
   };
+}
+
+/**
+ * A path inside the project that must exist (as a directory, a file, or either), normalised to
+ * forward slashes relative to the project root; undefined when absent or bad (a problem is recorded).
+ */
+function projectPath(
+  p: Problems,
+  key: string,
+  v: unknown,
+  projectRoot: string,
+  kind: "directory" | "file" | "any",
+): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v.trim() === "") return p.expected(key, "a path relative to the project", v);
+  const abs = path.resolve(projectRoot, v);
+  const rel = path.relative(projectRoot, abs);
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+    return p.other(key, `is ${show(v)}, which is not inside the project ${projectRoot}`);
+  }
+  const st = fs.statSync(abs, { throwIfNoEntry: false });
+  if (st === undefined) return p.other(key, `is ${show(v)}, which does not exist under ${projectRoot}`);
+  if (kind === "directory" && !st.isDirectory())
+    return p.other(key, `is ${show(v)}, which is not a directory`);
+  if (kind === "file" && !st.isFile()) return p.other(key, `is ${show(v)}, which is not a file`);
+  return rel.split(path.sep).join("/");
+}
+
+function hasTests(dir: string): boolean {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .some((e) => (e.isDirectory() ? hasTests(path.join(dir, e.name)) : /\.test\.(ts|js)$/.test(e.name)));
 }

@@ -4,6 +4,7 @@
  * between markers — so the post-deploy hook gets them even though the pod's filesystem dies with it.
  *
  * Environment: SUITE_DIR (test files), ARTIFACTS_DIR, MOCHA_GREP, MOCHA_TIMEOUT_MS, MOCHA_RETRIES,
+ * MOCHA_PARALLEL ("true": files run in worker processes, each with its own harness),
  * EMIT_ARTIFACTS ("false" on the host, where the folder is already local).
  */
 import { spawnSync } from "child_process";
@@ -46,13 +47,17 @@ export function run(): void {
     console.error(`inception: no *.test.js or *.test.ts under ${suiteDir}`);
     process.exit(2);
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { mochaHooks } = require("../harness/hooks") as { mochaHooks: Mocha.RootHookObject };
+  const hooks = require.resolve("../harness/hooks");
+  const parallel = process.env.MOCHA_PARALLEL === "true";
   const mocha = new Mocha({
     reporter: require.resolve("./reporter"),
     timeout: Number(process.env.MOCHA_TIMEOUT_MS ?? 120000),
     retries: Number(process.env.MOCHA_RETRIES ?? 0),
-    rootHooks: mochaHooks,
+    // In parallel mode every worker loads the root hooks itself (and starts its own harness).
+    ...(parallel
+      ? { parallel: true, require: ["ts-node/register/transpile-only", hooks] }
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports
+        { rootHooks: (require(hooks) as { mochaHooks: Mocha.RootHookObject }).mochaHooks }),
     ...(process.env.MOCHA_GREP ? { grep: process.env.MOCHA_GREP } : {}),
   });
   files.forEach((f) => mocha.addFile(f));

@@ -9,7 +9,7 @@ import {
   responseTo,
   statusOf,
   StatusEvent,
-} from "../../harness";
+} from "@inception/harness";
 import { benchmark, POD_TIMEOUT_MS, SLEEP_60 } from "./support";
 
 describe("executor: cancel", () => {

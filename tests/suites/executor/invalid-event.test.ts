@@ -1,7 +1,7 @@
 // An event the executor cannot run is answered with status ERROR naming the problem, and nothing
 // is created in the cluster.
 import { expect } from "chai";
-import { byAction, harness, kube, statusOf, StatusEvent } from "../../harness";
+import { byAction, harness, kube, statusOf, StatusEvent } from "@inception/harness";
 import { benchmark, toToml } from "./support";
 
 describe("executor: invalid event", () => {

@@ -2,7 +2,7 @@
 // an executor event and status SUCCEEDED (the seed's test_produce_fetcher_event / run job).
 import { expect } from "chai";
 import type { V1Job } from "@kubernetes/client-node";
-import { byAction, ExecutorEvent, forAction, harness, kube, statusOf, StatusEvent } from "../../harness";
+import { byAction, ExecutorEvent, forAction, harness, kube, statusOf, StatusEvent } from "@inception/harness";
 import { benchmark, POD_TIMEOUT_MS } from "./support";
 
 describe("executor: run a job", () => {

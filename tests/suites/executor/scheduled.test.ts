@@ -14,7 +14,7 @@ import {
   responseTo,
   statusOf,
   StatusEvent,
-} from "../../harness";
+} from "@inception/harness";
 import { benchmark } from "./support";
 
 /** Cron fires at the next minute boundary (up to 60 s), plus the controller's and executor's delay. */
