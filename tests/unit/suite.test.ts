@@ -1,7 +1,14 @@
 import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
 import { FAKE_TESTS, Registered, runStack, runStackExpectingError } from "./stack";
 
 type Obj = Record<string, unknown>;
+const jobEnv = (job: Registered): Record<string, string | undefined> => {
+  const spec = ((job.inputs.spec as Obj).template as Obj).spec as Obj;
+  const env = (spec.containers as Obj[])[0].env as { name: string; value?: string }[];
+  return Object.fromEntries(env.map((e) => [e.name, e.value]));
+};
 const meta = (r: Registered) => r.inputs.metadata as { name: string; annotations?: Obj; labels?: Obj };
 
 describe("services under test and the suite run", () => {
@@ -57,6 +64,51 @@ describe("services under test and the suite run", () => {
     expect(c.exports.runId).to.not.equal(e.exports.runId);
   });
 
+  it("packs the project's suites into the default suite image, published to the cluster", async () => {
+    const run = await runStack("local", {});
+    const publishes = run.of("command:local:Command").filter((c) => c.name.startsWith("suite-image"));
+    expect(publishes.map((c) => c.name)).to.deep.equal(["suite-image-base-publish"]);
+    expect((publishes[0].inputs.environment as Record<string, string>).TARGET).to.equal("kind");
+    expect(jobEnv(run.of("kubernetes:batch/v1:Job")[0]).SUITE_DIR).to.equal("/suite/suites");
+  });
+
+  it("layers a suite directory and extra files from config on the default suite image", async () => {
+    const run = await runStack("local", {
+      "inception:suite": {
+        dir: "tests/suites/mockinfra",
+        extraFiles: ["mock-infra/crds/mpijob.yaml"],
+        parallel: true,
+      },
+    });
+    const publish = (n: string) =>
+      run.of("command:local:Command").find((c) => c.name === `suite-image-${n}-publish`)!.inputs
+        .environment as Record<string, string>;
+    // The default image is only built locally: it is the FROM of the suite's own image.
+    expect(publish("base").TARGET).to.equal("local");
+    expect(publish("project").TARGET).to.equal("kind");
+    expect(publish("project").BUILD_ARGS).to.equal(`SUITE_BASE=${publish("base").IMAGE}`);
+    const context = publish("project").CONTEXT;
+    for (const f of [
+      "Dockerfile",
+      "project/tests/suites/mockinfra/mockinfra.test.ts",
+      "project/mock-infra/crds/mpijob.yaml",
+    ]) {
+      expect(fs.existsSync(path.join(context, f)), f).to.equal(true);
+    }
+    const env = jobEnv(run.of("kubernetes:batch/v1:Job")[0]);
+    expect(env.SUITE_DIR).to.equal("/suite/project/tests/suites/mockinfra");
+    expect(env.MOCHA_PARALLEL).to.equal("true");
+  });
+
+  it("with runner host, points the runner at the suite directory on this host", async () => {
+    const run = await runStack("local", {
+      "inception:suite": { runner: "host", dir: "tests/suites/mockinfra" },
+    });
+    const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+    const hostEnv = JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_HOST_ENV) as Obj;
+    expect(hostEnv.SUITE_DIR).to.equal(path.resolve(__dirname, "../../tests/suites/mockinfra"));
+  });
+
   it("with runner host, runs no Job and no suite image", async () => {
     const run = await runStack("local", { "inception:suite": { runner: "host" } });
     expect(run.of("kubernetes:batch/v1:Job")).to.have.length(0);
@@ -109,6 +161,31 @@ describe("services under test and the suite run", () => {
       "invalid permission rule",
       { "inception:services": [{ name: "x", image: "i:1", rules: [{ resources: "pods", verbs: ["get"] }] }] },
       'inception:services[0].rules[0].resources must be a list of strings, got "pods"',
+    ],
+    [
+      "suite dir that does not exist",
+      { "inception:suite": { dir: "tests/nowhere" } },
+      'inception:suite.dir is "tests/nowhere", which does not exist under',
+    ],
+    [
+      "suite dir without tests",
+      { "inception:suite": { dir: "docs" } },
+      'inception:suite.dir is "docs", which holds no *.test.ts or *.test.js file',
+    ],
+    [
+      "suite dir outside the project",
+      { "inception:suite": { dir: "../elsewhere" } },
+      'inception:suite.dir is "../elsewhere", which is not inside the project',
+    ],
+    [
+      "missing extra file",
+      { "inception:suite": { extraFiles: ["tests/fixtures.json"] } },
+      'inception:suite.extraFiles[0] is "tests/fixtures.json", which does not exist under',
+    ],
+    [
+      "suite Dockerfile that is a directory",
+      { "inception:suite": { dockerfile: "tests" } },
+      'inception:suite.dockerfile is "tests", which is not a file',
     ],
     [
       "unknown runner",
