@@ -1,8 +1,8 @@
 /**
  * The Kafka pod-kill probe, run as its own process by mockinfra.test.ts: keeps producing with
  * acks=all, deletes the broker pod after 20 acknowledged messages, keeps going until 20 more are
- * acknowledged by the new pod, then reads the topic back. Prints one JSON line
- * {acked, killedAt, restartsBeforeKill, seen, strayErrors} on stdout.
+ * acknowledged once the replacement pod is Ready, then reads the topic back. Prints one JSON line
+ * {acked, ackedByNewPod, killedAt, restartsBeforeKill, seen, strayErrors} on stdout.
  *
  * Why a process of its own: clients whose broker vanished reject promises nobody awaits any more
  * (kafkajs' "Closed connection" from a socket torn down mid-request). Inside mocha such a late
@@ -63,9 +63,17 @@ async function main(): Promise<void> {
   let producer = kafka.producer();
   await retrying("connect the producer", () => producer.connect(), deadline);
   const acked: number[] = [];
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
   let killedAt = -1;
   let restartsBeforeKill = -1;
-  for (let i = 0; acked.length < 40 || (killedAt >= 0 && acked.length - killedAt < 20); i++) {
+  let oldUid: string | undefined;
+  // Acknowledged messages once the replacement pod was Ready: a dying broker can still take a
+  // few, so "after the kill" only counts from there.
+  let ackedByNewPod = -1;
+  let lastPodCheck = 0;
+  for (let i = 0; ackedByNewPod < 0 || acked.length - ackedByNewPod < 20; i++) {
     // Each message is sent again until the broker acknowledges it.
     for (;;) {
       if (Date.now() > deadline) throw new Error(`only ${acked.length} messages acknowledged within 240 s`);
@@ -81,14 +89,18 @@ async function main(): Promise<void> {
       }
     }
     if (acked.length === 20 && killedAt < 0) {
-      const kc = new KubeConfig();
-      kc.loadFromFile(kubeconfig);
-      const core = kc.makeApiClient(CoreV1Api);
       const pod = await core.readNamespacedPod({ name: "kafka-0", namespace });
+      oldUid = pod.metadata?.uid;
       // Restarts before the kill would mean the broker was unstable on its own (a probe, OOM).
       restartsBeforeKill = (pod.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
       await core.deleteNamespacedPod({ name: "kafka-0", namespace, gracePeriodSeconds: 0 });
       killedAt = acked.length;
+    } else if (killedAt >= 0 && ackedByNewPod < 0 && Date.now() - lastPodCheck > 1000) {
+      lastPodCheck = Date.now();
+      const pod = await core.readNamespacedPod({ name: "kafka-0", namespace }).catch(() => undefined);
+      const ready = pod?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+      if (pod?.metadata?.uid !== undefined && pod.metadata.uid !== oldUid && ready)
+        ackedByNewPod = acked.length;
     }
   }
   await producer.disconnect().catch(() => undefined);
@@ -96,7 +108,7 @@ async function main(): Promise<void> {
   const seen = new Set<number>();
   const consumer = kafka.consumer({ groupId: `${topic}-g` });
   await retrying("connect the consumer", () => consumer.connect(), deadline + 60000);
-  await consumer.subscribe({ topic, fromBeginning: true });
+  await retrying("subscribe", () => consumer.subscribe({ topic, fromBeginning: true }), deadline + 60000);
   await new Promise<void>((resolve) => {
     // Whatever was read by then is reported; the test names what is missing.
     const timer = setTimeout(resolve, 60000);
@@ -114,6 +126,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       acked,
+      ackedByNewPod,
       killedAt,
       restartsBeforeKill,
       seen: [...seen].sort((a, b) => a - b),
