@@ -47,6 +47,9 @@ const mockInfra = new MockInfra(
     publishTo,
     imagePrefix: config.images.prefix,
     s3SecretKey: pulumi.secret(config.s3SecretKey),
+    // A kind cluster is the stack's own: its NodePorts map to localhost. Elsewhere it is shared.
+    exposeOnHost: cluster.kindName !== undefined,
+    sharedCluster: cluster.kindName === undefined,
   },
   { provider: cluster.provider, dependsOn: [namespace] },
 );

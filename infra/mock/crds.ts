@@ -1,7 +1,9 @@
 /**
  * CustomResourceDefinitions installed without an operator (the seed installed MPIJob's), so a
- * service that creates such objects can be tested. CRDs are cluster-scoped: the stack refuses to
- * take over one it did not create (Pulumi's create fails on an existing object) rather than share it.
+ * service that creates such objects can be tested. CRDs are cluster-scoped. On a shared cluster
+ * several stacks declare the same CRD: server-side apply lets each apply it (identical fields are
+ * co-owned; a different definition of the same name is a field conflict, reported by the API
+ * server naming the other manager), and destroy leaves it in place for the others.
  */
 import * as fs from "fs";
 import * as k8s from "@pulumi/kubernetes";
@@ -42,6 +44,8 @@ export function readCrd(file: string): CrdDocument | string {
 export interface MockCrdsArgs {
   /** Validated CRD documents. */
   crds: CrdDocument[];
+  /** The cluster is shared: keep the CRDs on destroy. Defaults to false. */
+  shared?: boolean;
 }
 
 export class MockCrds extends pulumi.ComponentResource {
@@ -57,7 +61,7 @@ export class MockCrds extends pulumi.ComponentResource {
           metadata: { name: c.name, labels: { "app.kubernetes.io/managed-by": "inception" } },
           spec: c.spec as unknown as k8s.types.input.apiextensions.v1.CustomResourceDefinitionSpec,
         },
-        { parent: this },
+        { parent: this, retainOnDelete: args.shared ?? false },
       );
     }
     this.registerOutputs({ names: this.names });

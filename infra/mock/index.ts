@@ -27,6 +27,17 @@ export interface MockInfraArgs {
   imagePrefix?: string;
   /** Secret key of the S3 mock's root user. */
   s3SecretKey: pulumi.Input<string>;
+  /**
+   * Publish Kafka's external listener and S3 as NodePorts for the host (kind maps them to
+   * localhost). Off on a shared cluster: NodePorts are cluster-wide and two stacks would collide.
+   * Defaults to true.
+   */
+  exposeOnHost?: boolean;
+  /**
+   * The cluster is shared with other stacks: cluster-scoped objects (CRDs) are kept on destroy,
+   * since another stack may use them. Defaults to false.
+   */
+  sharedCluster?: boolean;
 }
 
 /** Keys of the outputs ConfigMap (stable: services and suites read them). */
@@ -58,6 +69,7 @@ export class MockInfra extends pulumi.ComponentResource {
     const c = args.config;
     const ns = args.namespace;
     const child = { parent: this };
+    const exposeOnHost = args.exposeOnHost ?? true;
 
     // The public set is pulled by the cluster; the local set is loaded into kind or pushed.
     const image = (which: MockImage): pulumi.Output<string> => {
@@ -76,12 +88,12 @@ export class MockInfra extends pulumi.ComponentResource {
     if (c.kafka.enabled) {
       const kafka = new Kafka(
         `${name}-kafka`,
-        { namespace: ns, image: image("kafka"), config: c.kafka },
+        { namespace: ns, image: image("kafka"), config: c.kafka, exposeOnHost },
         child,
       );
       ready.push(kafka.ready);
       endpoints.kafka_bootstrap_servers = kafka.bootstrapServers;
-      endpoints.kafka_bootstrap_servers_external = kafka.externalBootstrapServers;
+      if (exposeOnHost) endpoints.kafka_bootstrap_servers_external = kafka.externalBootstrapServers;
       endpoints.kafka_topics = c.kafka.topics.map((t) => t.name).join(",");
     }
     if (c.zookeeper.enabled) {
@@ -92,12 +104,12 @@ export class MockInfra extends pulumi.ComponentResource {
     if (c.s3.enabled) {
       const s3 = new S3Mock(
         `${name}-s3`,
-        { namespace: ns, image: image("s3"), config: c.s3, secretKey: args.s3SecretKey },
+        { namespace: ns, image: image("s3"), config: c.s3, secretKey: args.s3SecretKey, exposeOnHost },
         child,
       );
       ready.push(s3.ready);
       endpoints.s3_endpoint = s3.endpoint;
-      endpoints.s3_endpoint_external = s3.externalEndpoint;
+      if (exposeOnHost) endpoints.s3_endpoint_external = s3.externalEndpoint;
       endpoints.s3_buckets = c.s3.buckets.join(",");
       endpoints.s3_access_key = c.s3.accessKey;
     }
@@ -112,7 +124,7 @@ export class MockInfra extends pulumi.ComponentResource {
       endpoints.data_server_files = Object.keys(c.dataServer.files).sort().join(",");
     }
     if (c.crds.length > 0) {
-      const crds = new MockCrds(`${name}-crds`, { crds: c.crds }, child);
+      const crds = new MockCrds(`${name}-crds`, { crds: c.crds, shared: args.sharedCluster ?? false }, child);
       endpoints.crds = crds.names.join(",");
     }
 

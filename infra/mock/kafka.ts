@@ -26,6 +26,8 @@ export interface KafkaArgs {
   config: KafkaConfig;
   /** Host name the external listener is advertised with. Defaults to "localhost". */
   externalHost?: string;
+  /** Publish the external listener as a NodePort. Defaults to true. */
+  exposeOnHost?: boolean;
 }
 
 /** Renders server.properties. */
@@ -111,25 +113,27 @@ export class Kafka extends pulumi.ComponentResource {
       child,
     );
     mockService(`${name}-internal`, "kafka", ns, [{ name: "internal", port: KAFKA_INTERNAL_PORT }], child);
-    new k8s.core.v1.Service(
-      `${name}-external`,
-      {
-        metadata: { name: "kafka-external", namespace: ns, labels },
-        spec: {
-          type: "NodePort",
-          selector: labels,
-          ports: [
-            {
-              name: "external",
-              port: KAFKA_EXTERNAL_PORT,
-              targetPort: KAFKA_EXTERNAL_PORT,
-              nodePort: c.nodePort,
-            },
-          ],
+    if (args.exposeOnHost ?? true) {
+      new k8s.core.v1.Service(
+        `${name}-external`,
+        {
+          metadata: { name: "kafka-external", namespace: ns, labels },
+          spec: {
+            type: "NodePort",
+            selector: labels,
+            ports: [
+              {
+                name: "external",
+                port: KAFKA_EXTERNAL_PORT,
+                targetPort: KAFKA_EXTERNAL_PORT,
+                nodePort: c.nodePort,
+              },
+            ],
+          },
         },
-      },
-      child,
-    );
+        child,
+      );
+    }
 
     const persistent = c.storage === "pvc";
     const set = new k8s.apps.v1.StatefulSet(

@@ -24,6 +24,8 @@ export interface S3MockArgs {
   config: S3Config;
   /** Secret key of the root user (a Pulumi secret). */
   secretKey: pulumi.Input<string>;
+  /** Publish the gateway as a NodePort for the host. Defaults to true. */
+  exposeOnHost?: boolean;
 }
 
 export const S3_START_SCRIPT = `set -eu
@@ -56,7 +58,13 @@ export class S3Mock extends pulumi.ComponentResource {
       },
       child,
     );
-    mockService(`${name}-service`, "s3", ns, [{ name: "s3", port: S3_PORT, nodePort: c.nodePort }], child);
+    mockService(
+      `${name}-service`,
+      "s3",
+      ns,
+      [{ name: "s3", port: S3_PORT, nodePort: (args.exposeOnHost ?? true) ? c.nodePort : undefined }],
+      child,
+    );
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-gateway`,
       {
