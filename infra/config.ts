@@ -5,6 +5,7 @@
  *
  * docs/config.md documents every key; keep the two in step.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -83,6 +84,10 @@ export interface ImagesConfig {
   registry: string | undefined;
   /** Repository prefix of every image the stack builds (`<prefix>/<name>:<content hash>`). */
   prefix: string;
+  /** Registry user the pushes log in as; undefined: the host's own `docker login`. */
+  username: string | undefined;
+  /** Its password (set with `pulumi config set --secret`; wrap it with pulumi.secret). */
+  password: string | undefined;
 }
 
 export interface StageConfig {
@@ -135,7 +140,7 @@ const KIND_KEYS = [
   "portMappings",
 ] as const;
 const EXISTING_KEYS = ["kubeconfig", "context", "nodeLabels"] as const;
-const IMAGE_KEYS = ["registry", "prefix"] as const;
+const IMAGE_KEYS = ["registry", "prefix", "username", "password"] as const;
 const PORT_KEYS = ["containerPort", "hostPort", "protocol", "listenAddress"] as const;
 
 /** Raw config as Pulumi hands it over: `inception:<key>` → string (objects as JSON). */
@@ -194,7 +199,22 @@ export function loadConfig(input: LoadInput): StageConfig {
       /^[a-z0-9]+([._/-][a-z0-9]+)*$/,
       "a repository prefix of lower-case alphanumerics separated by . _ - /",
     ),
+    username: optStr(p, "images.username", im.username, /^\S+$/, "a user name without spaces"),
+    // Never echoed in a message: it is a secret.
+    password:
+      im.password === undefined || (typeof im.password === "string" && im.password !== "")
+        ? (im.password as string | undefined)
+        : p.other("images.password", "must be a non-empty string (value not shown: it is a secret)"),
   };
+  if ((images.username === undefined) !== (images.password === undefined)) {
+    p.other(
+      images.username === undefined ? "images.password" : "images.username",
+      "is set without its partner: give both images.username and images.password (with --secret), or neither",
+    );
+  }
+  if (stage === "local" && images.username !== undefined) {
+    p.other("images.username", "is set on stage local, which loads images into kind and pushes nothing");
+  }
   if (stage !== "local" && images.registry === undefined && im.registry === undefined) {
     p.other(
       "images.registry",
@@ -397,15 +417,60 @@ function existingCluster(p: Problems, v: unknown, env: NodeJS.ProcessEnv): Exist
     }
   }
 
-  if (context !== undefined) contextGuard(p, kubeconfigPath, context);
+  if (
+    context !== undefined &&
+    contextGuard(p, kubeconfigPath, context) &&
+    env.INCEPTION_SKIP_CLUSTER_CHECK !== "1"
+  ) {
+    const problem = clusterUnreachable(kubeconfigPath, context);
+    if (problem !== undefined) p.other("cluster.context", `is ${show(context)}, whose ${problem}`);
+  }
   return { type: "existing", kubeconfigPath, context: context ?? "", nodeLabels };
 }
 
+/**
+ * Asks the context's API server for its version (5 s at most); returns what is wrong, or
+ * undefined when it answers. Synchronous (a child process) because config is validated before
+ * any resource is declared: an unreachable cluster stops the program with this message, not with
+ * the provider's half-way through an update.
+ */
+export function clusterUnreachable(
+  kubeconfigPath: string,
+  context: string,
+  timeoutMs = 5000,
+): string | undefined {
+  const script = `
+    const { KubeConfig, VersionApi } = require(process.argv[1]);
+    const kc = new KubeConfig();
+    kc.loadFromFile(process.argv[2]);
+    kc.setCurrentContext(process.argv[3]);
+    const server = kc.getCurrentCluster()?.server ?? "(no server)";
+    const fail = (m) => { console.log(JSON.stringify({ server, error: m })); process.exit(0); };
+    setTimeout(() => fail("no answer within ${timeoutMs / 1000} s"), ${timeoutMs}).unref();
+    kc.makeApiClient(VersionApi).getCode().then(
+      () => { console.log(JSON.stringify({ server })); process.exit(0); },
+      (e) => fail(e && e.code === 401 ? "refuses the kubeconfig's credentials (401)" : String((e && (e.cause?.message ?? e.message)) ?? e)),
+    );`;
+  const r = spawnSync(
+    process.execPath,
+    ["-e", script, require.resolve("@kubernetes/client-node"), kubeconfigPath, context],
+    { encoding: "utf8", timeout: timeoutMs + 5000 },
+  );
+  let answer: { server?: string; error?: string };
+  try {
+    answer = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as typeof answer;
+  } catch {
+    return `API server could not be asked: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`;
+  }
+  if (answer.error === undefined) return undefined;
+  return `API server ${answer.server} is unreachable: ${answer.error} (is the cluster up, and is this its kubeconfig?)`;
+}
+
 /** Refuses a kubeconfig whose current context is not the one the stack names. */
-function contextGuard(p: Problems, file: string, context: string): void {
+function contextGuard(p: Problems, file: string, context: string): boolean {
   if (!fs.existsSync(file)) {
     p.other("cluster.kubeconfig", `names ${show(file)}, which does not exist`);
-    return;
+    return false;
   }
   const kc = new KubeConfig();
   try {
@@ -415,7 +480,7 @@ function contextGuard(p: Problems, file: string, context: string): void {
       "cluster.kubeconfig",
       `names ${show(file)}, which is not a readable kubeconfig: ${(e as Error).message}`,
     );
-    return;
+    return false;
   }
   const names = kc.getContexts().map((x) => x.name);
   if (!names.includes(context)) {
@@ -423,7 +488,7 @@ function contextGuard(p: Problems, file: string, context: string): void {
       "cluster.context",
       `is ${show(context)}, which ${file} does not have (it has: ${names.join(", ") || "none"})`,
     );
-    return;
+    return false;
   }
   const current = kc.getCurrentContext();
   if (current !== context) {
@@ -432,7 +497,9 @@ function contextGuard(p: Problems, file: string, context: string): void {
       `is ${show(context)} but the current context of ${file} is ${show(current)}: refusing to deploy ` +
         `(run: kubectl config use-context ${context})`,
     );
+    return false;
   }
+  return true;
 }
 
 function expandHome(f: string): string {

@@ -37,7 +37,18 @@ const namespace = new k8s.core.v1.Namespace(
 const publishTo: PublishTarget =
   cluster.kindName !== undefined
     ? { type: "kind", clusterName: cluster.kindName, clusterIdentity: cluster.identity }
-    : { type: "registry", registry: config.images.registry ?? "" };
+    : {
+        type: "registry",
+        registry: config.images.registry ?? "",
+        ...(config.images.username !== undefined
+          ? {
+              credentials: {
+                username: config.images.username,
+                password: pulumi.secret(config.images.password ?? ""),
+              },
+            }
+          : {}),
+      };
 
 const mockInfra = new MockInfra(
   "mock",

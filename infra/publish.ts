@@ -14,7 +14,12 @@ import { defaultPrepare, prepareContext } from "./prepare";
 /** Where a published image goes. */
 export type PublishTarget =
   | { type: "kind"; clusterName: string; clusterIdentity: pulumi.Input<string> }
-  | { type: "registry"; registry: string }
+  | {
+      type: "registry";
+      registry: string;
+      /** Pushes log in with these (the password a Pulumi secret); none: the host's docker login. */
+      credentials?: { username: string; password: pulumi.Input<string> };
+    }
   // Built into the local docker only: a base other images are built FROM.
   | { type: "local" };
 
@@ -62,11 +67,30 @@ elif [ "$TARGET" = kind ]; then
   echo "inception: loading $IMAGE into kind cluster $CLUSTER" >&2
   kind load docker-image "$IMAGE" --name "$CLUSTER" >&2
 else
-  echo "inception: pushing $IMAGE" >&2
-  if ! docker push "$IMAGE" >&2; then
-    echo "inception: the registry refused $IMAGE (is it reachable, and are you logged in with docker login?)" >&2
+  registry_host=\${IMAGE%%/*}
+  # Turns docker's last words into what the user needs to know (exit 1).
+  refused() {
+    local what=$1 out=$2 reason
+    reason=$(tail -n 1 <<<"$out")
+    case "$out" in
+      *"connection refused"* | *"no such host"* | *"i/o timeout"* | *"no route to host"*)
+        echo "inception: the registry $registry_host is unreachable ($what): $reason" >&2 ;;
+      *unauthorized* | *"no basic auth credentials"* | *denied* | *401*)
+        echo "inception: the registry $registry_host refused $what: not authorized (set inception:images.username and, with --secret, inception:images.password): $reason" >&2 ;;
+      *) echo "inception: the registry $registry_host refused $what: $reason" >&2 ;;
+    esac
     exit 1
+  }
+  if [ -n "\${REGISTRY_USERNAME:-}" ]; then
+    # A docker config of its own: the stack's credentials never land in the user's ~/.docker.
+    DOCKER_CONFIG=$(mktemp -d)
+    export DOCKER_CONFIG
+    trap 'rm -rf "$DOCKER_CONFIG"' EXIT
+    out=$(printf '%s' "$REGISTRY_PASSWORD" | docker login --username "$REGISTRY_USERNAME" --password-stdin "$registry_host" 2>&1) ||
+      refused "the login of $REGISTRY_USERNAME" "$out"
   fi
+  echo "inception: pushing $IMAGE" >&2
+  out=$(docker push "$IMAGE" 2>&1) || refused "the push of $IMAGE" "$out"
 fi
 echo "$IMAGE"
 `;
@@ -116,6 +140,9 @@ export class PublishedImage extends pulumi.ComponentResource {
         .join("\n"),
       TARGET: t.type,
       CLUSTER: t.type === "kind" ? t.clusterName : "",
+      REGISTRY_USERNAME: t.type === "registry" ? (t.credentials?.username ?? "") : "",
+      REGISTRY_PASSWORD:
+        t.type === "registry" && t.credentials !== undefined ? pulumi.secret(t.credentials.password) : "",
     };
     const publish = new command.local.Command(
       `${name}-publish`,

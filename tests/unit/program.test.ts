@@ -2,6 +2,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { clusterUnreachable } from "../../infra/config";
 import { FAKE_KUBECONFIG, runStack, runStackExpectingError } from "./stack";
 
 const COMMAND = "command:local:Command";
@@ -9,14 +10,14 @@ const PROVIDER = "pulumi:providers:kubernetes";
 const NODE_PATCH = "kubernetes:core/v1:NodePatch";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
 
-function kubeconfig(current: string, contexts: string[]): string {
+function kubeconfig(current: string, contexts: string[], server = "https://127.0.0.1:6443"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-kc-"));
   const file = path.join(dir, "config");
   const ctx = contexts.map((c) => `- name: ${c}\n  context: {cluster: c1, user: u1}`).join("\n");
   fs.writeFileSync(
     file,
     `apiVersion: v1\nkind: Config\ncurrent-context: ${current}\n` +
-      `clusters:\n- name: c1\n  cluster: {server: "https://127.0.0.1:6443"}\n` +
+      `clusters:\n- name: c1\n  cluster: {server: "${server}"}\n` +
       `users:\n- name: u1\n  user: {token: t}\ncontexts:\n${ctx}\n`,
   );
   return file;
@@ -137,6 +138,47 @@ describe("stage devo", () => {
     expect(run.exports.stage).to.equal("devo");
     expect(run.exports.kindCluster).to.equal(undefined);
     expect(run.secretExports).to.include("kubeconfig");
+  });
+
+  it("logs in to the registry with the stack's credentials, the password kept secret", async () => {
+    const run = await runStack("devo", {
+      "inception:cluster": { kubeconfig: kubeconfig("ci", ["ci"]), context: "ci" },
+      "inception:images": { registry: "registry.local:5000", username: "ci", password: "s3cret-pw" },
+    });
+    const publishes = run.of(COMMAND).filter((c) => c.name.endsWith("-publish"));
+    expect(publishes).to.not.have.length(0);
+    for (const c of publishes) {
+      const env = c.inputs.environment as Record<string, string>;
+      expect(env.REGISTRY_USERNAME, c.name).to.equal("ci");
+      expect(env.REGISTRY_PASSWORD, c.name).to.equal("s3cret-pw");
+      expect(c.secretInputs, c.name).to.include("environment");
+    }
+  });
+
+  it("publishes no NodePort on the shared cluster and exports no host endpoints", async () => {
+    const run = await runStack("devo", {
+      "inception:cluster": { kubeconfig: kubeconfig("ci", ["ci"]), context: "ci" },
+      "inception:images": { registry: "registry.local:5000" },
+    });
+    const services = run.of("kubernetes:core/v1:Service");
+    expect(services).to.not.have.length(0);
+    for (const svc of services) {
+      const spec = svc.inputs.spec as { type?: string; ports: { nodePort?: number }[] };
+      expect(spec.type ?? "ClusterIP", svc.name).to.equal("ClusterIP");
+      expect(
+        spec.ports.every((port) => port.nodePort === undefined),
+        svc.name,
+      ).to.equal(true);
+    }
+    const endpoints = run.exports.mockEndpoints as Record<string, string>;
+    expect(Object.keys(endpoints).filter((k) => k.endsWith("_external"))).to.deep.equal([]);
+  });
+
+  it("names an unreachable API server before anything is declared", function () {
+    this.timeout(20000);
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const problem = clusterUnreachable(kubeconfig("ci", ["ci"], "https://127.0.0.1:1"), "ci");
+    expect(problem).to.match(/^API server https:\/\/127\.0\.0\.1:1 is unreachable: .*ECONNREFUSED/);
   });
 
   it("labels only the nodes named in config", async () => {
@@ -307,6 +349,21 @@ describe("bad stack config", () => {
         "inception:images": { registry: "r.local" },
       },
       error: "inception:cluster.workers is not a known setting (known: kubeconfig, context, nodeLabels)",
+    },
+    {
+      what: "registry user without a password",
+      stack: "devo",
+      config: {
+        "inception:cluster": { kubeconfig: goodKc, context: "ci" },
+        "inception:images": { registry: "r.local", username: "ci" },
+      },
+      error: "inception:images.username is set without its partner",
+    },
+    {
+      what: "registry credentials on local",
+      stack: "local",
+      config: { "inception:images": { username: "ci", password: "pw-pw-pw" } },
+      error: "inception:images.username is set on stage local",
     },
     {
       what: "cluster not an object",

@@ -30,7 +30,11 @@ esac
 
 const FAKE_DOCKER = `#!/bin/bash
 echo "docker $*" >>"$FAKE/log"
-[ "$1" = push ] && [ -n "\${FAIL_PUSH:-}" ] && { echo "denied: requested access to the resource is denied" >&2; exit 1; }
+if [ "$1" = login ]; then
+  echo "login config=\${DOCKER_CONFIG:-none} password=$(cat)" >>"$FAKE/log"
+  [ -n "\${FAIL_LOGIN:-}" ] && { echo "Error response from daemon: login attempt to http://reg:5000/v2/ failed with status: 401 Unauthorized" >&2; exit 1; }
+fi
+[ "$1" = push ] && [ -n "\${FAIL_PUSH:-}" ] && { echo "$FAIL_PUSH" >&2; exit 1; }
 exit 0
 `;
 
@@ -127,19 +131,57 @@ describe("image publishing", () => {
     ]);
   });
 
-  it("registry: builds and pushes; a refused push fails with a clear message", () => {
+  it("registry: builds and pushes; a refused or unreachable registry fails with a clear message", () => {
     const s = sandbox();
-    const ok = s.run(PUBLISH_SCRIPT, {
+    const reg = { ...base, IMAGE: "reg:5000/inception/svc:abc", TARGET: "registry", CLUSTER: "" };
+    const ok = s.run(PUBLISH_SCRIPT, reg);
+    expect(ok.status).to.equal(0);
+    expect(s.log()[1]).to.equal("docker push reg:5000/inception/svc:abc");
+    expect(
+      s.log().some((l) => l.startsWith("docker login")),
+      "no credentials: no login",
+    ).to.equal(false);
+    const denied = s.run(PUBLISH_SCRIPT, {
+      ...reg,
+      FAIL_PUSH: "denied: requested access to the resource is denied",
+    });
+    expect(denied.status).to.not.equal(0);
+    expect(denied.stderr).to.contain(
+      "inception: the registry reg:5000 refused the push of reg:5000/inception/svc:abc: not authorized",
+    );
+    const down = s.run(PUBLISH_SCRIPT, {
+      ...reg,
+      FAIL_PUSH: 'Get "http://reg:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused',
+    });
+    expect(down.status).to.not.equal(0);
+    expect(down.stderr).to.contain("inception: the registry reg:5000 is unreachable (the push of");
+  });
+
+  it("registry credentials: logs in through stdin into a throw-away docker config", () => {
+    const s = sandbox();
+    const reg = {
       ...base,
       IMAGE: "reg:5000/inception/svc:abc",
       TARGET: "registry",
       CLUSTER: "",
-    });
-    expect(ok.status).to.equal(0);
-    expect(s.log()[1]).to.equal("docker push reg:5000/inception/svc:abc");
-    const bad = s.run(PUBLISH_SCRIPT, { ...base, TARGET: "registry", CLUSTER: "", FAIL_PUSH: "1" });
-    expect(bad.status).to.not.equal(0);
-    expect(bad.stderr).to.contain("the registry refused inception/svc:abc");
+      REGISTRY_USERNAME: "ci",
+      REGISTRY_PASSWORD: "pw 1",
+    };
+    const ok = s.run(PUBLISH_SCRIPT, reg);
+    expect(ok.status, String(ok.stderr)).to.equal(0);
+    const log = s.log();
+    expect(log).to.include("docker login --username ci --password-stdin reg:5000");
+    const login = log.find((l) => l.startsWith("login config="))!;
+    expect(login).to.match(/^login config=\/tmp\/\S+ password=pw 1$/);
+    // The throw-away config is gone afterwards.
+    expect(fs.existsSync(login.split(" ")[1].slice("config=".length))).to.equal(false);
+    expect(log.indexOf("docker push reg:5000/inception/svc:abc")).to.be.greaterThan(log.indexOf(login));
+    const refused = s.run(PUBLISH_SCRIPT, { ...reg, FAIL_LOGIN: "1" });
+    expect(refused.status).to.not.equal(0);
+    expect(refused.stderr).to.contain(
+      "inception: the registry reg:5000 refused the login of ci: not authorized",
+    );
+    expect(refused.stderr).to.not.contain("pw 1");
   });
 
   it("tags by content: changes with a file, ignores .dockerignore'd files", () => {

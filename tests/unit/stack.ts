@@ -24,6 +24,8 @@ function isSecretValue(v: unknown): v is { value: unknown } {
 
 // Under mocks nothing is built: skip `npm ci` of the image build contexts (infra/service.ts).
 process.env.INCEPTION_SKIP_PREPARE = "1";
+// The fake kubeconfigs of devo tests name no real API server (clusterUnreachable has its own test).
+process.env.INCEPTION_SKIP_CLUSTER_CHECK = "1";
 
 export const FAKE_TESTS = { passed: 5, failed: 0, pending: 0, durationMs: 1000, failures: [] };
 
