@@ -29,7 +29,7 @@ describe("a green run of the stack", () => {
     expect(tests.passed).to.be.at.least(5);
     expect(tests.failures).to.deep.equal([]);
     expect(out.runId).to.be.a("string");
-    expect(dir.endsWith(`/local-e2e/${out.runId}`)).to.equal(true);
+    expect(dir.endsWith(`/${process.env.INCEPTION_E2E_STACK ?? "local-e2e"}/${out.runId}`)).to.equal(true);
   });
 
   it("writes junit.xml and results.json agreeing with the outputs", () => {
