@@ -147,8 +147,15 @@ export type CommandResponseEvent = BaiEvent<CommandResponsePayload>;
 export type AnyEvent = BaiEvent<unknown>;
 
 /**
+ * Top-level fields that correlate events which are not the seed's envelope (any service's plain
+ * JSON, e.g. `{"request_id": "r-1", …}`): their string values are ids like `action_id`.
+ */
+export const ID_FIELDS: readonly string[] = ["request_id", "correlation_id"];
+
+/**
  * Every id an event concerns: its own action and parent action, the client, the source event of a
- * status, the command (and its string arguments, e.g. a cancel's target) of a command response.
+ * status, the command (and its string arguments, e.g. a cancel's target) of a command response,
+ * and for any JSON object the top-level ID_FIELDS (`request_id`, `correlation_id`).
  * The timeline indexes events by these, so `timeline(actionId)` shows the status events and
  * command answers about that action too.
  */
@@ -162,6 +169,12 @@ export function relatedIds(event: unknown): string[] {
     }
   };
   envelope(event);
+  if (isObject(event)) {
+    for (const key of ID_FIELDS) {
+      const v = event[key];
+      if (typeof v === "string" && v !== "") ids.add(v);
+    }
+  }
   if (isObject(event) && isObject(event.payload)) {
     const p = event.payload;
     envelope(p.src_event);
@@ -328,9 +341,15 @@ export const responseTo =
     );
   };
 
-/** One line describing an event, for error messages and logs. */
+/** Any JSON object whose top-level `field` is `value`, e.g. `fieldEquals("request_id", id)`. */
+export const fieldEquals =
+  (field: string, value: unknown) =>
+  (e: unknown): boolean =>
+    isObject(e) && e[field] === value;
+
+/** One line describing an event, for error messages and logs (a non-envelope event: its JSON). */
 export function summarize(e: unknown): string {
-  if (!isObject(e)) return JSON.stringify(e)?.slice(0, 200) ?? String(e);
+  if (!isObject(e) || e.action_id === undefined) return JSON.stringify(e)?.slice(0, 200) ?? String(e);
   const parts = [`action_id=${String(e.action_id)}`];
   if (e.parent_action_id) parts.push(`parent_action_id=${String(e.parent_action_id)}`);
   const p = isObject(e.payload) ? e.payload : {};

@@ -8,6 +8,10 @@
  *   const [ex, ok] = await h.waitForAll([{ topic, predicate, description }, ...]);
  *   h.timeline(actionId);                              // every event about the id, in order
  *
+ * Any other service's topics (HARNESS_TOPICS) work the same way, with plain JSON values:
+ *   await h.send("fetch.requests", { request_id: id, url, bucket, key });
+ *   await h.waitFor<Result>("fetch.results", fieldEquals("request_id", id), { description: "the result" });
+ *
  * No message produced after `start()` begins is missed: the consumer (fresh group) is pointed at
  * each partition's end as read before it joined — not at "latest" when the join happens to
  * finish — and those offsets are committed. A waiter registered after its message arrived still matches: recent
@@ -20,7 +24,7 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { Admin, Consumer, Kafka, logLevel, LogEntry, Producer } from "kafkajs";
 import { currentTest } from "./context";
-import { AnyEvent, EventBuilder, relatedIds, summarize, Topics } from "./events";
+import { AnyEvent, EventBuilder, ID_FIELDS, relatedIds, summarize, Topics } from "./events";
 import { Settings } from "./settings";
 
 /** A message as the harness saw it (sent by the harness, or received from the broker). */
@@ -40,11 +44,14 @@ export interface TimelineEntry {
   raw?: string;
 }
 
-/** Decides whether an event is the one awaited. Throwing fails the wait (a bug in the test). */
-export type Predicate<E extends AnyEvent = AnyEvent> = (event: E, entry: TimelineEntry) => boolean;
+/**
+ * Decides whether an event is the one awaited. Throwing fails the wait (a bug in the test). `E` is
+ * what the test expects on the topic: an envelope type, or any JSON shape of another service.
+ */
+export type Predicate<E = AnyEvent> = (event: E, entry: TimelineEntry) => boolean;
 
 /** One thing to wait for. `description` is what the timeout message calls it. */
-export interface Condition<E extends AnyEvent = AnyEvent> {
+export interface Condition<E = AnyEvent> {
   topic: string;
   predicate: Predicate<E>;
   description: string;
@@ -87,10 +94,14 @@ interface Waiter {
 
 export class KafkaHarness {
   readonly topics: Topics;
+  /** Every topic the harness reads: `topics` and HARNESS_TOPICS (`settings.extraTopics`). */
+  readonly allTopics: readonly string[];
   /** Builds events for the configured topics (fresh ids, registered with the current test). */
   readonly events: EventBuilder;
   private readonly buffer: TimelineEntry[] = [];
   private readonly byId = new Map<string, TimelineEntry[]>();
+  /** Entries concerning no id (e.g. plain JSON without ID_FIELDS, or not JSON): still in the run's timeline. */
+  private readonly unindexed: TimelineEntry[] = [];
   private readonly waiters = new Set<Waiter>();
   private seq = 0;
   private stats_ = { groupJoins: 0, startMs: 0, sent: 0, received: 0 };
@@ -108,6 +119,7 @@ export class KafkaHarness {
     private readonly consumer: Consumer,
   ) {
     this.topics = settings.topics;
+    this.allTopics = readTopics(settings);
     this.events = new EventBuilder(settings.topics);
   }
 
@@ -118,7 +130,7 @@ export class KafkaHarness {
    */
   static async start(settings: Settings, o: { createTopics?: boolean } = {}): Promise<KafkaHarness> {
     const t0 = Date.now();
-    const topics = [...new Set(Object.values(settings.topics))];
+    const topics = [...readTopics(settings)];
     const logFile = path.join(settings.artifactsDir, "kafka-client.log");
     mkdirSync(settings.artifactsDir, { recursive: true });
     const kafka = new Kafka({
@@ -217,29 +229,38 @@ export class KafkaHarness {
   }
 
   /**
-   * Publishes `event` to `topic` (key: its client_id, like the seed) and records it; resolves
-   * once the broker acknowledged it. Sends made at the same time (parallel tests, a test sending
-   * several events) share one produce request: the broker handles one request per connection at a
-   * time, so 20 separate requests cost ~10 times one request of 20 messages.
+   * Publishes `event` — the seed's envelope or any JSON object — to `topic` (key: its client_id,
+   * like the seed; for other JSON its first ID_FIELDS value) and records it; resolves once the
+   * broker acknowledged it. Its ids (relatedIds) join the current test's; an event with no id at
+   * all is filed under the test's client id. Sends made at the same time (parallel tests, a test
+   * sending several events) share one produce request: the broker handles one request per
+   * connection at a time, so 20 separate requests cost ~10 times one request of 20 messages.
    */
-  async send(topic: string, event: AnyEvent): Promise<void> {
-    currentTest()?.track(...relatedIds(event));
-    const key = typeof event.client_id === "string" ? event.client_id : null;
+  async send(topic: string, event: AnyEvent | object): Promise<void> {
+    const test = currentTest();
+    const ids = relatedIds(event);
+    test?.track(...ids);
+    const fields = event as Record<string, unknown>;
+    const key = [fields.client_id, ...ID_FIELDS.map((f) => fields[f])].find((v) => typeof v === "string") as
+      string | undefined;
     await new Promise<void>((resolve, reject) => {
       this.outbox.push({
         topic,
-        key,
+        key: key ?? null,
         value: JSON.stringify(event),
         done: (e) => (e ? reject(e) : resolve()),
       });
       this.scheduleFlush();
     });
     this.stats_.sent += 1;
-    this.record({ seq: 0, direction: "sent", topic, key, at: Date.now(), event });
+    this.record(
+      { seq: 0, direction: "sent", topic, key: key ?? null, at: Date.now(), event: event as AnyEvent },
+      ids.length === 0 && test ? [test.clientId] : [],
+    );
   }
 
   /** Resolves with the first event on `topic` the predicate accepts; rejects on timeout. */
-  async waitFor<E extends AnyEvent = AnyEvent>(
+  async waitFor<E = AnyEvent>(
     topic: string,
     predicate: Predicate<E>,
     o: WaitOptions & { description: string },
@@ -253,7 +274,7 @@ export class KafkaHarness {
    * with the matched events in the order of `conditions`. On timeout the error names what
    * matched, what did not, and lists what was seen on those topics for the test's ids.
    */
-  async waitForAll<R extends AnyEvent[] = AnyEvent[]>(
+  async waitForAll<R extends unknown[] = AnyEvent[]>(
     conditions: { [K in keyof R]: Condition<R[K]> },
     o: WaitOptions = {},
   ): Promise<R> {
@@ -261,9 +282,9 @@ export class KafkaHarness {
     const conds = conditions as unknown as Condition[];
     if (conds.length === 0) return [] as unknown as R;
     for (const c of conds) {
-      if (!Object.values(this.topics).includes(c.topic)) {
+      if (!this.allTopics.includes(c.topic)) {
         throw new Error(
-          `cannot wait for "${c.description}": topic ${c.topic} is not one the harness reads (${Object.values(this.topics).join(", ")})`,
+          `cannot wait for "${c.description}": topic ${c.topic} is not one the harness reads (${this.allTopics.join(", ")}; add it to HARNESS_TOPICS)`,
         );
       }
     }
@@ -312,9 +333,11 @@ export class KafkaHarness {
     return [...all.values()].sort((a, b) => a.seq - b.seq);
   }
 
-  /** Every event of the run that concerns any id, in order: the run's Kafka timeline. */
+  /** Every event of the run, in order: the run's Kafka timeline. */
   fullTimeline(): TimelineEntry[] {
-    return this.timelineFor(this.byId.keys());
+    const all = new Map<number, TimelineEntry>(this.timelineFor(this.byId.keys()).map((e) => [e.seq, e]));
+    for (const e of this.unindexed) all.set(e.seq, e);
+    return [...all.values()].sort((a, b) => a.seq - b.seq);
   }
 
   stats(): HarnessStats {
@@ -376,9 +399,15 @@ export class KafkaHarness {
     for (const w of [...this.waiters]) this.offer(w, entry);
   }
 
-  private record(entry: TimelineEntry): void {
+  private record(entry: TimelineEntry, fallbackIds: string[] = []): void {
     entry.seq = ++this.seq;
-    for (const id of relatedIds(entry.event)) {
+    const ids = relatedIds(entry.event);
+    if (ids.length === 0) ids.push(...fallbackIds);
+    if (ids.length === 0) {
+      this.unindexed.push(entry);
+      if (this.unindexed.length > 10_000) this.unindexed.shift();
+    }
+    for (const id of ids) {
       let list = this.byId.get(id);
       if (!list) this.byId.set(id, (list = []));
       list.push(entry);
@@ -449,6 +478,11 @@ export class KafkaHarness {
     lines.push(`(${others} other message(s) arrived on these topics during the wait)`);
     return lines.join("\n");
   }
+}
+
+/** The topics a harness reads: the five named ones and HARNESS_TOPICS, without repeats. */
+function readTopics(settings: Settings): string[] {
+  return [...new Set([...Object.values(settings.topics), ...(settings.extraTopics ?? [])])];
 }
 
 /** Runs `fn` again (every 100 ms, up to 10 s) while it fails with an error Kafka calls retriable. */

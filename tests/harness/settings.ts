@@ -10,6 +10,7 @@
  * | TOPIC_STATUS              | status events                                   | BAI_APP_STATUS        |
  * | TOPIC_CMD_SUBMIT          | commands                                        | CMD_SUBMIT            |
  * | TOPIC_CMD_RETURN          | command responses                               | CMD_RETURN            |
+ * | HARNESS_TOPICS            | more topics to read (and create when missing), comma-separated | (none)   |
  * | S3_ENDPOINT               | mock S3 URL (http/https)                        | (none)                |
  * | WAIT_TIMEOUT_MS           | default timeout of one wait                     | 30000                 |
  * | HARNESS_START_TIMEOUT_MS  | connecting, creating topics, joining the group  | 60000                 |
@@ -22,6 +23,8 @@ import { DEFAULT_TOPICS, Topics } from "./events";
 export interface Settings {
   kafkaBootstrapServers: string[];
   topics: Topics;
+  /** More topics the harness reads and creates when missing (HARNESS_TOPICS): any service's. */
+  extraTopics?: string[];
   s3Endpoint: string | undefined;
   waitTimeoutMs: number;
   startTimeoutMs: number;
@@ -76,6 +79,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     topics[key] = v;
   }
 
+  const extraTopics: string[] = [];
+  for (const t of (get("HARNESS_TOPICS") ?? "").split(",").map((x) => x.trim())) {
+    if (t === "" || extraTopics.includes(t)) continue;
+    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(t)) {
+      problems.push(
+        `HARNESS_TOPICS: "${t}" is not a valid Kafka topic name ([a-zA-Z0-9._-], 1 to 249 characters)`,
+      );
+    } else extraTopics.push(t);
+  }
+
   const s3Endpoint = get("S3_ENDPOINT");
   if (s3Endpoint !== undefined) {
     let ok: boolean;
@@ -107,6 +120,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     kafkaBootstrapServers: servers,
     topics,
+    extraTopics,
     s3Endpoint,
     waitTimeoutMs,
     startTimeoutMs,

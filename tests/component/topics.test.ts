@@ -1,0 +1,169 @@
+// Any service's topics (HARNESS_TOPICS) and plain JSON events that are not the seed's envelope:
+// created when missing, read, sent to, waited on, and kept in the timelines by `request_id`.
+import { expect } from "chai";
+import { randomUUID } from "node:crypto";
+import { Kafka, logLevel, Producer } from "kafkajs";
+import {
+  currentTest,
+  fieldEquals,
+  KafkaHarness,
+  loadSettings,
+  relatedIds,
+  settings,
+  SettingsError,
+  summarize,
+  WaitTimeoutError,
+} from "../harness";
+
+interface FetchResult {
+  request_id: string;
+  status: "DONE" | "FAILED";
+  reason?: string;
+}
+
+describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events", () => {
+  it("settings: HARNESS_TOPICS is a comma-separated list, repeats dropped, bad names listed", () => {
+    const s = loadSettings({
+      KAFKA_BOOTSTRAP_SERVERS: "k:1",
+      HARNESS_TOPICS: " fetch.requests, fetch.results,,fetch.requests",
+    });
+    expect(s.extraTopics).to.deep.equal(["fetch.requests", "fetch.results"]);
+    expect(loadSettings({ KAFKA_BOOTSTRAP_SERVERS: "k:1" }).extraTopics).to.deep.equal([]);
+    expect(() => loadSettings({ KAFKA_BOOTSTRAP_SERVERS: "k:1", HARNESS_TOPICS: "ok,not ok" })).to.throw(
+      SettingsError,
+      /HARNESS_TOPICS: "not ok" is not a valid Kafka topic name/,
+    );
+  });
+
+  it("relatedIds and summarize: a plain JSON event is known by its request_id, and shown as JSON", () => {
+    const result = { request_id: "r-1", status: "FAILED", reason: "HTTP 404" };
+    expect(relatedIds(result)).to.deep.equal(["r-1"]);
+    expect(relatedIds({ correlation_id: "x-9", n: 1 })).to.deep.equal(["x-9"]);
+    expect(relatedIds({ no: "ids" })).to.deep.equal([]);
+    expect(summarize(result)).to.equal(JSON.stringify(result));
+    expect(fieldEquals("request_id", "r-1")(result)).to.equal(true);
+    expect(fieldEquals("request_id", "r-2")(result)).to.equal(false);
+    expect(fieldEquals("request_id", "r-1")("not an object")).to.equal(false);
+  });
+
+  describe("a harness with extra topics, against the broker", () => {
+    // A second harness reading two fresh topics besides its five (its own group join).
+    const suffix = randomUUID().slice(0, 8);
+    const requests = `fetch.requests-${suffix}`;
+    const results = `fetch.results-${suffix}`;
+    let h: KafkaHarness;
+    let kafka: Kafka;
+    let service: Producer; // stands in for the service under test
+
+    before(async function () {
+      this.timeout(60_000);
+      const s = settings();
+      h = await KafkaHarness.start({ ...s, extraTopics: [requests, results] });
+      kafka = new Kafka({
+        clientId: "topics-test",
+        brokers: s.kafkaBootstrapServers,
+        logLevel: logLevel.NOTHING,
+      });
+      service = kafka.producer({ allowAutoTopicCreation: false });
+      await service.connect();
+    });
+
+    after(async () => {
+      await h?.stop();
+      await service?.disconnect();
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [requests, results] }).catch(() => undefined);
+      await admin.disconnect();
+    });
+
+    it("creates the missing topics and reads them besides its five", async () => {
+      expect(h.allTopics).to.include.members([...Object.values(h.topics), requests, results]);
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        expect(await admin.listTopics()).to.include.members([requests, results]);
+      } finally {
+        await admin.disconnect();
+      }
+    });
+
+    it("sends a plain JSON request and waits for a plain JSON result; both are in the test's timeline", async () => {
+      const id = `r-${randomUUID()}`;
+      const request = { request_id: id, url: "http://data/x.txt", bucket: "b", key: "k" };
+      await h.send(requests, request);
+      expect([...currentTest()!.ids]).to.include(id);
+      const echoed = await h.waitFor(requests, fieldEquals("request_id", id), { description: "the request" });
+      expect(echoed).to.deep.equal(request);
+
+      const waiting = h.waitFor<FetchResult>(results, (r) => r.request_id === id && r.status === "FAILED", {
+        description: "result FAILED",
+      });
+      const result: FetchResult = { request_id: id, status: "FAILED", reason: "HTTP 404" };
+      await service.send({ topic: results, messages: [{ key: id, value: JSON.stringify(result) }] });
+      expect(await waiting).to.deep.equal(result);
+
+      const tl = h.timelineFor(currentTest()!.ids);
+      expect(tl.map((e) => [e.topic, e.direction])).to.deep.equal([
+        [requests, "sent"],
+        [requests, "received"],
+        [results, "received"],
+      ]);
+      expect(tl[0].key).to.equal(id);
+      expect(
+        h
+          .fullTimeline()
+          .filter(
+            (e) => e.topic === results && (e.event as { request_id?: string } | undefined)?.request_id === id,
+          ),
+      ).to.have.length(1);
+    });
+
+    it("files an event without ids under the test (sent) or the run's timeline (received)", async () => {
+      const marker = randomUUID();
+      await h.send(requests, { marker, sent: true });
+      expect(
+        h.timeline(currentTest()!.clientId).map((e) => (e.event as { marker?: string }).marker),
+      ).to.include(marker);
+      await service.send({ topic: results, messages: [{ value: JSON.stringify({ marker }) }] });
+      await h.waitFor(results, fieldEquals("marker", marker), { description: "the id-less event" });
+      const inRun = h
+        .fullTimeline()
+        .filter((e) => (e.event as { marker?: string } | undefined)?.marker === marker);
+      expect(inRun.map((e) => `${e.topic} ${e.direction}`)).to.have.members([
+        `${requests} sent`,
+        `${requests} received`,
+        `${results} received`,
+      ]);
+    });
+
+    it("a timeout on such a topic lists what arrived for the test's request ids, as JSON", async () => {
+      const id = `r-${randomUUID()}`;
+      await h.send(requests, { request_id: id, url: "ftp://nope" });
+      const failed = { request_id: id, status: "FAILED", reason: "invalid request: url must be http(s)" };
+      await service.send({ topic: results, messages: [{ key: id, value: JSON.stringify(failed) }] });
+      const err = await h
+        .waitFor<FetchResult>(results, (r) => r.request_id === id && r.status === "DONE", {
+          description: "result DONE",
+          timeoutMs: 1_000,
+        })
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        );
+      expect(err).to.be.instanceOf(WaitTimeoutError);
+      expect(err!.message).to.contain(`[NOT matched] result DONE (${results})`);
+      expect(err!.message).to.contain(`${results} ${JSON.stringify(failed)}`);
+    });
+
+    it("refuses to wait on a topic it does not read, naming HARNESS_TOPICS", async () => {
+      const err = await h
+        .waitFor("not.read", () => true, { description: "x", timeoutMs: 100 })
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        );
+      expect(err?.message).to.match(/topic not\.read is not one the harness reads .*HARNESS_TOPICS/);
+    });
+  });
+});
