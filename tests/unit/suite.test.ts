@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
+import YAML from "yaml";
 import { FAKE_TESTS, Registered, runStack, runStackExpectingError } from "./stack";
 
 type Obj = Record<string, unknown>;
@@ -205,6 +206,33 @@ describe("services under test and the suite run", () => {
       expect(r.resources).to.have.length(0);
     });
   }
+});
+
+describe("a team's own service and suite, through config alone (examples/fetcher)", () => {
+  it("deploys the fetcher instead of the executor and layers its suite on the suite image", async () => {
+    const file = path.join(__dirname, "../../examples/fetcher/Pulumi.example-config.yaml");
+    const { config } = YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+    const run = await runStack("local", config);
+    expect(run.exports.services).to.deep.equal(["fetcher"]);
+    const names = run.of("kubernetes:apps/v1:Deployment").map((d) => meta(d).name);
+    expect(names).to.include("fetcher");
+    expect(names).to.not.include("executor");
+    const publish = run.of("command:local:Command").find((c) => c.name === "service-fetcher-image-publish")!;
+    expect((publish.inputs.environment as Record<string, string>).CONTEXT).to.match(
+      /examples\/fetcher\/service$/,
+    );
+    expect(jobEnv(run.of("kubernetes:batch/v1:Job")[0]).SUITE_DIR).to.equal(
+      "/suite/project/examples/fetcher/suite",
+    );
+    const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+    expect(JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_SERVICES)).to.deep.equal([
+      {
+        name: "fetcher",
+        podSelector: "app.kubernetes.io/name=fetcher",
+        spawnedSelector: "spawned-by=fetcher",
+      },
+    ]);
+  });
 });
 
 describe("the executor entry of inception:services", () => {
