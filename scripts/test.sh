@@ -3,7 +3,8 @@
 # so in one loud line. Ends with one summary line "tests: N passed, N failed".
 #   unit       mocha + pulumi mocks, and the toolchain's own Go tools (go test)
 #   component  the harness against a real Kafka broker on this host (Maven Central jars, Java)
-#   e2e    the real stack on a kind cluster — only when the toolchain cache is complete
+#   e2e        the real stack — only when the toolchain cache is complete: scripts/e2e.sh --full
+#              (local), scripts/e2e-example.sh (the fetcher example), scripts/e2e-devo.sh (devo)
 set -uo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
@@ -45,9 +46,13 @@ if [ -x scripts/e2e.sh ]; then
   # A new session or CI starts with no Docker engine: start it (never builds anything).
   scripts/toolchain.sh --start-services >/dev/null 2>&1 || true
   if scripts/toolchain.sh --check; then
-    say "tier e2e: scripts/e2e.sh"
-    scripts/e2e.sh 2>&1 | tee "$out/e2e.log"
-    if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+    # One after another: each local tier's kind cluster maps the same host ports.
+    for e2e in "e2e.sh --full" e2e-example.sh e2e-devo.sh; do
+      say "tier e2e: scripts/$e2e"
+      # shellcheck disable=SC2086 # "e2e.sh --full" is a script and its argument
+      scripts/$e2e 2>&1 | tee "$out/e2e.log"
+      if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+    done
   else
     echo "!!!!! E2E TIER NOT RUN: the toolchain cache $INCEPTION_TOOLCHAIN is incomplete (run 'npm run toolchain' first; a cold build takes over an hour, so tests never start one) !!!!!"
   fi
