@@ -42,6 +42,8 @@ export interface TimelineEntry {
   event: AnyEvent | undefined;
   /** The value as text when it was not JSON. */
   raw?: string;
+  /** Set on a send the broker refused: why. */
+  error?: string;
 }
 
 /**
@@ -243,20 +245,32 @@ export class KafkaHarness {
     const fields = event as Record<string, unknown>;
     const key = [fields.client_id, ...ID_FIELDS.map((f) => fields[f])].find((v) => typeof v === "string") as
       string | undefined;
-    await new Promise<void>((resolve, reject) => {
-      this.outbox.push({
-        topic,
-        key: key ?? null,
-        value: JSON.stringify(event),
-        done: (e) => (e ? reject(e) : resolve()),
+    // Recorded before the broker's answer: the service (or our own consumer) can see the event
+    // before the producer's acknowledgement arrives, and the timeline must keep cause before effect.
+    const entry: TimelineEntry = {
+      seq: 0,
+      direction: "sent",
+      topic,
+      key: key ?? null,
+      at: Date.now(),
+      event: event as AnyEvent,
+    };
+    this.record(entry, ids.length === 0 && test ? [test.clientId] : []);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.outbox.push({
+          topic,
+          key: key ?? null,
+          value: JSON.stringify(event),
+          done: (e) => (e ? reject(e) : resolve()),
+        });
+        this.scheduleFlush();
       });
-      this.scheduleFlush();
-    });
+    } catch (e) {
+      entry.error = String((e as Error)?.message ?? e);
+      throw e;
+    }
     this.stats_.sent += 1;
-    this.record(
-      { seq: 0, direction: "sent", topic, key: key ?? null, at: Date.now(), event: event as AnyEvent },
-      ids.length === 0 && test ? [test.clientId] : [],
-    );
   }
 
   /** Resolves with the first event on `topic` the predicate accepts; rejects on timeout. */
