@@ -148,7 +148,7 @@ export function servicesConfig(p: Problems, v: unknown, projectRoot: string): Se
   return out;
 }
 
-function envMap(p: Problems, key: string, v: unknown): Record<string, string> {
+export function envMap(p: Problems, key: string, v: unknown): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (!isObject(v)) return p.expected(key, "a map of variable to value", v) ?? {};
   const out: Record<string, string> = {};

@@ -113,6 +113,8 @@ export class SuiteRun extends pulumi.ComponentResource {
     );
 
     const settings: Record<string, string> = {
+      // The user's first: config validation keeps them off the stack's own names.
+      ...c.env,
       RUN_ID: args.runId,
       SUITE_NAME: `${args.stack}-${args.runId}`,
       MOCHA_TIMEOUT_MS: String(c.testTimeoutMs),

@@ -1,6 +1,7 @@
 /** The `inception:suite` section: which black-box suite runs after each deploy, and how. */
 import * as fs from "fs";
 import * as path from "path";
+import { envMap } from "./servicesconfig";
 import { Problems, array, bool, int, objectAt, oneOf, optStr, show, str } from "./validate";
 
 /** The project's own suites (the executor's and the mock infra's), packed into the default image. */
@@ -34,7 +35,32 @@ export interface SuiteConfig {
   dockerfile: string | undefined;
   /** Mocha's parallel mode (each worker runs its own harness). */
   parallel: boolean;
+  /** More environment for the suite (e.g. HARNESS_TOPICS); the stack's own variables cannot be overridden. */
+  env: Record<string, string>;
 }
+
+/** Variables the stack sets for the suite itself (infra/suite.ts): not for `suite.env`. */
+export const SUITE_RESERVED_ENV = [
+  "RUN_ID",
+  "SUITE_NAME",
+  "SUITE_DIR",
+  "MOCHA_TIMEOUT_MS",
+  "MOCHA_RETRIES",
+  "MOCHA_PARALLEL",
+  "MOCHA_GREP",
+  "NAMESPACE",
+  "ARTIFACTS_DIR",
+  "JOB_IMAGE",
+  "KAFKA_BOOTSTRAP_SERVERS",
+  "S3_ENDPOINT",
+  "S3_BUCKETS",
+  "S3_ACCESS_KEY",
+  "S3_SECRET_KEY",
+  "DATA_SERVER_URL",
+  "DATA_SERVER_FILES",
+  "CRDS",
+  "ZOOKEEPER_CONNECT",
+];
 
 const SUITE_KEYS = [
   "enabled",
@@ -51,6 +77,7 @@ const SUITE_KEYS = [
   "extraFiles",
   "dockerfile",
   "parallel",
+  "env",
 ] as const;
 
 export function suiteConfig(p: Problems, v: unknown, projectRoot: string): SuiteConfig {
@@ -78,6 +105,7 @@ export function suiteConfig(p: Problems, v: unknown, projectRoot: string): Suite
     extraFiles,
     dockerfile: projectPath(p, "suite.dockerfile", s.dockerfile, projectRoot, "file"),
     parallel: bool(p, "suite.parallel", s.parallel, false),
+    env: suiteEnv(p, s.env),
   };
 }
 
@@ -105,6 +133,19 @@ function projectPath(
     return p.other(key, `is ${show(v)}, which is not a directory`);
   if (kind === "file" && !st.isFile()) return p.other(key, `is ${show(v)}, which is not a file`);
   return rel.split(path.sep).join("/");
+}
+
+function suiteEnv(p: Problems, v: unknown): Record<string, string> {
+  const env = envMap(p, "suite.env", v);
+  for (const k of Object.keys(env)) {
+    if (SUITE_RESERVED_ENV.includes(k)) {
+      p.other(
+        `suite.env.${k}`,
+        "is set by the stack itself (endpoints, run and mocha settings): use the matching config key",
+      );
+    }
+  }
+  return env;
 }
 
 function hasTests(dir: string): boolean {

@@ -101,6 +101,13 @@ describe("services under test and the suite run", () => {
     expect(env.MOCHA_PARALLEL).to.equal("true");
   });
 
+  it("hands suite.env to the suite Job", async () => {
+    const run = await runStack("local", { "inception:suite": { env: { HARNESS_TOPICS: "a,b", LEVEL: 3 } } });
+    const env = jobEnv(run.of("kubernetes:batch/v1:Job")[0]);
+    expect(env.HARNESS_TOPICS).to.equal("a,b");
+    expect(env.LEVEL).to.equal("3");
+  });
+
   it("with runner host, points the runner at the suite directory on this host", async () => {
     const run = await runStack("local", {
       "inception:suite": { runner: "host", dir: "tests/suites/mockinfra" },
@@ -187,6 +194,11 @@ describe("services under test and the suite run", () => {
       "suite Dockerfile that is a directory",
       { "inception:suite": { dockerfile: "tests" } },
       'inception:suite.dockerfile is "tests", which is not a file',
+    ],
+    [
+      "suite env overriding the stack's own variable",
+      { "inception:suite": { env: { KAFKA_BOOTSTRAP_SERVERS: "x:9092" } } },
+      "inception:suite.env.KAFKA_BOOTSTRAP_SERVERS is set by the stack itself",
     ],
     [
       "unknown runner",
