@@ -7,7 +7,7 @@
 #   5. down: the kind cluster is gone.
 # With --full (npm run e2e:full) also: ZooKeeper and a CRD on, the mock infra checked from the host
 # (Kafka listener, S3 port, CRD object, Kafka pod kill), the suite Job past its deadline, rerun
-# "always", and the host runner. npm test runs the core tier and says the extended one was not run.
+# "always", and the host runner. npm test runs --full (then e2e-example.sh and e2e-devo.sh).
 # Always tears down, even on failure. Needs the toolchain (npm run toolchain).
 set -euo pipefail
 # shellcheck source=env.sh
