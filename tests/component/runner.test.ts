@@ -3,7 +3,7 @@
 // parallel mode (suite.parallel), must report every test in results.json and junit.xml.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
@@ -46,7 +46,10 @@ async function runSuite(parallel: boolean): Promise<{ code: number; out: string;
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
-    child.on("close", (code) => resolve({ code: code ?? 1, out, artifacts }));
+    child.on("close", (code) => {
+      rmSync(suite, { recursive: true, force: true });
+      resolve({ code: code ?? 1, out, artifacts });
+    });
   });
 }
 
