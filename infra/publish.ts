@@ -48,52 +48,10 @@ export interface PublishedImageArgs {
   target: PublishTarget;
 }
 
-export const PUBLISH_SCRIPT = `set -euo pipefail
-if [ -n "\${SOURCE_IMAGE:-}" ]; then
-  if ! docker image inspect "$SOURCE_IMAGE" >/dev/null 2>&1; then
-    echo "inception: pulling $SOURCE_IMAGE" >&2
-    docker pull "$SOURCE_IMAGE" >&2 || { echo "inception: $SOURCE_IMAGE is neither present nor pullable (on an air-gapped host, build it with npm run toolchain)" >&2; exit 1; }
-  fi
-  [ "$SOURCE_IMAGE" = "$IMAGE" ] || docker tag "$SOURCE_IMAGE" "$IMAGE" >&2
-else
-  args=()
-  while IFS= read -r a; do [ -n "$a" ] && args+=(--build-arg "$a"); done <<<"\${BUILD_ARGS:-}"
-  echo "inception: building $IMAGE from $CONTEXT" >&2
-  docker build -t "$IMAGE" -f "$CONTEXT/$DOCKERFILE" "\${args[@]}" "$CONTEXT" >&2
-fi
-if [ "$TARGET" = local ]; then
-  :
-elif [ "$TARGET" = kind ]; then
-  echo "inception: loading $IMAGE into kind cluster $CLUSTER" >&2
-  kind load docker-image "$IMAGE" --name "$CLUSTER" >&2
-else
-  registry_host=\${IMAGE%%/*}
-  # Turns docker's last words into what the user needs to know (exit 1).
-  refused() {
-    local what=$1 out=$2 reason
-    reason=$(tail -n 1 <<<"$out")
-    case "$out" in
-      *"connection refused"* | *"no such host"* | *"i/o timeout"* | *"no route to host"*)
-        echo "inception: the registry $registry_host is unreachable ($what): $reason" >&2 ;;
-      *unauthorized* | *"no basic auth credentials"* | *denied* | *401*)
-        echo "inception: the registry $registry_host refused $what: not authorized (set inception:images.username and, with --secret, inception:images.password): $reason" >&2 ;;
-      *) echo "inception: the registry $registry_host refused $what: $reason" >&2 ;;
-    esac
-    exit 1
-  }
-  if [ -n "\${REGISTRY_USERNAME:-}" ]; then
-    # A docker config of its own: the stack's credentials never land in the user's ~/.docker.
-    DOCKER_CONFIG=$(mktemp -d)
-    export DOCKER_CONFIG
-    trap 'rm -rf "$DOCKER_CONFIG"' EXIT
-    out=$(printf '%s' "$REGISTRY_PASSWORD" | docker login --username "$REGISTRY_USERNAME" --password-stdin "$registry_host" 2>&1) ||
-      refused "the login of $REGISTRY_USERNAME" "$out"
-  fi
-  echo "inception: pushing $IMAGE" >&2
-  out=$(docker push "$IMAGE" 2>&1) || refused "the push of $IMAGE" "$out"
-fi
-echo "$IMAGE"
-`;
+/** scripts/publish-image.sh: what each publish command runs (its text, for the script tests). */
+const PROJECT_ROOT = path.resolve(__dirname, "..");
+export const PUBLISH_SCRIPT_FILE = path.resolve(__dirname, "..", "scripts", "publish-image.sh");
+export const PUBLISH_SCRIPT = fs.readFileSync(PUBLISH_SCRIPT_FILE, "utf8");
 
 /** An image built from the repo and published for the stack's cluster. */
 export class PublishedImage extends pulumi.ComponentResource {
@@ -147,8 +105,8 @@ export class PublishedImage extends pulumi.ComponentResource {
     const publish = new command.local.Command(
       `${name}-publish`,
       {
-        create: PUBLISH_SCRIPT,
-        interpreter: ["/bin/bash", "-c"],
+        create: `exec /bin/bash ${JSON.stringify(path.relative(PROJECT_ROOT, PUBLISH_SCRIPT_FILE))}`,
+        dir: PROJECT_ROOT,
         environment,
         // Publish again only when the content changes or the kind cluster was recreated.
         triggers: [

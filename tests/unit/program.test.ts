@@ -152,6 +152,8 @@ describe("stage devo", () => {
       expect(env.REGISTRY_USERNAME, c.name).to.equal("ci");
       expect(env.REGISTRY_PASSWORD, c.name).to.equal("s3cret-pw");
       expect(c.secretInputs, c.name).to.include("environment");
+      // A failed command echoes its create command: a file keeps the error to the script's words.
+      expect(c.inputs.create, c.name).to.equal('exec /bin/bash "scripts/publish-image.sh"');
     }
   });
 
