@@ -127,6 +127,10 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
       ).to.include(marker);
       await service.send({ topic: results, messages: [{ value: JSON.stringify({ marker }) }] });
       await h.waitFor(results, fieldEquals("marker", marker), { description: "the id-less event" });
+      // Our own send comes back on its topic too, but on its own fetch: wait for it, do not assume it.
+      await h.waitFor(requests, fieldEquals("marker", marker), {
+        description: "our id-less send, read back",
+      });
       const inRun = h
         .fullTimeline()
         .filter((e) => (e.event as { marker?: string } | undefined)?.marker === marker);
