@@ -30,18 +30,7 @@ node -e '
   fs.writeFileSync(stackFile, YAML.stringify({ ...(mine.encryptionsalt ? { encryptionsalt: mine.encryptionsalt } : {}), config }));
 ' examples/fetcher/Pulumi.example-config.yaml "Pulumi.$stack.yaml" "$cluster"
 
-teardown() {
-  local rc=$?
-  say "e2e:example: tearing down ($stack)"
-  scripts/down.sh "$stack" >"$work/down.log" 2>&1 || { tail -n 30 "$work/down.log"; rc=1; }
-  if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
-    echo "e2e:example FAILED: kind cluster $cluster still exists after down" >&2
-    rc=1
-  fi
-  [ "$rc" -eq 0 ] && say "e2e:example: PASSED" || say "e2e:example: FAILED (logs in $work)"
-  exit "$rc"
-}
-trap teardown EXIT
+trap 'e2e_local_teardown e2e:example "$stack" "$cluster" "$work"' EXIT
 trap "exit 130" INT TERM
 
 t0=$(date +%s)

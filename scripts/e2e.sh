@@ -36,18 +36,7 @@ if [ -n "$full" ]; then
   pulumi config set --stack "$stack" --path 'inception:mockInfra.crds[0]' mock-infra/crds/mpijob.yaml
 fi
 
-teardown() {
-  local rc=$?
-  say "e2e: tearing down ($stack)"
-  scripts/down.sh "$stack" >"$work/down.log" 2>&1 || { tail -n 30 "$work/down.log"; rc=1; }
-  if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
-    echo "e2e FAILED: kind cluster $cluster still exists after down" >&2
-    rc=1
-  fi
-  [ "$rc" -eq 0 ] && say "e2e: PASSED" || say "e2e: FAILED (logs in $work)"
-  exit "$rc"
-}
-trap teardown EXIT
+trap 'e2e_local_teardown e2e "$stack" "$cluster" "$work"' EXIT
 # An interrupted run is a failed run, whatever the last command returned.
 trap "exit 130" INT TERM
 

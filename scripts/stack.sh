@@ -12,3 +12,18 @@ select_stack() {
   fi
   pulumi stack select --create --stack "$stack" >/dev/null
 }
+
+# e2e_local_teardown NAME STACK CLUSTER WORK — the EXIT trap of the local e2e scripts: `down` of
+# the throw-away stack, a failure if its kind cluster survived it, then "NAME: PASSED/FAILED" and
+# exit with the run's verdict (the status the script was exiting with, or 1).
+e2e_local_teardown() {
+  local rc=$? name=$1 stack=$2 cluster=$3 work=$4
+  say "$name: tearing down ($stack)"
+  scripts/down.sh "$stack" >"$work/down.log" 2>&1 || { tail -n 30 "$work/down.log"; rc=1; }
+  if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
+    echo "$name FAILED: kind cluster $cluster still exists after down" >&2
+    rc=1
+  fi
+  [ "$rc" -eq 0 ] && say "$name: PASSED" || say "$name: FAILED (logs in $work)"
+  exit "$rc"
+}
