@@ -89,61 +89,72 @@ up() { # STACK LOG
 namespaces() { kubectl --kubeconfig "$work/kubeconfig" get namespaces -o name | sort; }
 namespaces >"$work/namespaces-before"
 
-say "e2e:devo: a kubeconfig whose current context is another: refused before anything is declared"
-cp "$work/kubeconfig" "$work/kubeconfig-other"
-kubectl --kubeconfig "$work/kubeconfig-other" config set-context laptop --cluster "$context" --user "$context" >/dev/null
-kubectl --kubeconfig "$work/kubeconfig-other" config use-context laptop >/dev/null
-configure devo-e2e-a "$work/kubeconfig-other" "$registry_password"
-if up devo-e2e-a "$work/up-wrong-context.log"; then die "up passed on the wrong context"; fi
-grep -q "refusing to deploy (run: kubectl config use-context $context)" "$work/up-wrong-context.log" ||
-  { tail -n 20 "$work/up-wrong-context.log"; die "the wrong-context failure does not say so"; }
+wrong_context_refused() {
+  cp "$work/kubeconfig" "$work/kubeconfig-other"
+  kubectl --kubeconfig "$work/kubeconfig-other" config set-context laptop --cluster "$context" --user "$context" >/dev/null
+  kubectl --kubeconfig "$work/kubeconfig-other" config use-context laptop >/dev/null
+  configure devo-e2e-a "$work/kubeconfig-other" "$registry_password"
+  if up devo-e2e-a "$work/up-wrong-context.log"; then die "up passed on the wrong context"; fi
+  grep -q "refusing to deploy (run: kubectl config use-context $context)" "$work/up-wrong-context.log" ||
+    { tail -n 20 "$work/up-wrong-context.log"; die "the wrong-context failure does not say so"; }
+}
 
-say "e2e:devo: an unreachable API server: named before anything is declared"
-sed 's#server: https://.*#server: https://127.0.0.1:1#' "$work/kubeconfig" >"$work/kubeconfig-dead"
-configure devo-e2e-a "$work/kubeconfig-dead" "$registry_password"
-if up devo-e2e-a "$work/up-unreachable.log"; then die "up passed against an unreachable cluster"; fi
-grep -q "API server https://127.0.0.1:1 is unreachable" "$work/up-unreachable.log" ||
-  { tail -n 20 "$work/up-unreachable.log"; die "the unreachable-cluster failure does not say so"; }
-[ "$(namespaces)" = "$(cat "$work/namespaces-before")" ] || die "a refused up left namespaces behind"
+unreachable_named() {
+  sed 's#server: https://.*#server: https://127.0.0.1:1#' "$work/kubeconfig" >"$work/kubeconfig-dead"
+  configure devo-e2e-a "$work/kubeconfig-dead" "$registry_password"
+  if up devo-e2e-a "$work/up-unreachable.log"; then die "up passed against an unreachable cluster"; fi
+  grep -q "API server https://127.0.0.1:1 is unreachable" "$work/up-unreachable.log" ||
+    { tail -n 20 "$work/up-unreachable.log"; die "the unreachable-cluster failure does not say so"; }
+  [ "$(namespaces)" = "$(cat "$work/namespaces-before")" ] || die "a refused up left namespaces behind"
+}
 
-say "e2e:devo: the registry refuses the push (wrong password): up fails saying so"
-configure devo-e2e-a "$work/kubeconfig" "not-the-password"
-if up devo-e2e-a "$work/up-refused.log"; then die "up passed although the registry refused the login"; fi
-grep -q "the registry localhost:5001 refused the login of $registry_user: not authorized" "$work/up-refused.log" ||
-  { tail -n 30 "$work/up-refused.log"; die "the refused push does not say so"; }
+refused_push_named() {
+  configure devo-e2e-a "$work/kubeconfig" "not-the-password"
+  if up devo-e2e-a "$work/up-refused.log"; then die "up passed although the registry refused the login"; fi
+  grep -q "the registry localhost:5001 refused the login of $registry_user: not authorized" "$work/up-refused.log" ||
+    { tail -n 30 "$work/up-refused.log"; die "the refused push does not say so"; }
+}
 
-say "e2e:devo: both stacks up at the same time (a converges from its failed up)"
-configure devo-e2e-a "$work/kubeconfig" "$registry_password"
-configure devo-e2e-b "$work/kubeconfig" "$registry_password"
-t0=$(date +%s)
-up devo-e2e-a "$work/up-a.log" &
-pid_a=$!
-up devo-e2e-b "$work/up-b.log" &
-pid_b=$!
-rc_a=0 rc_b=0
-wait "$pid_a" || rc_a=$?
-wait "$pid_b" || rc_b=$?
-say "e2e:devo: both ups took $(($(date +%s) - t0))s (a: exit $rc_a, b: exit $rc_b)"
-[ "$rc_a" -eq 0 ] || { tail -n 40 "$work/up-a.log"; die "up of devo-e2e-a failed"; }
-[ "$rc_b" -eq 0 ] || { tail -n 40 "$work/up-b.log"; die "up of devo-e2e-b failed"; }
+# One step: each part stands on the one before (both up, then a destroyed, then b destroyed).
+two_stacks_isolated() {
+  configure devo-e2e-a "$work/kubeconfig" "$registry_password"
+  configure devo-e2e-b "$work/kubeconfig" "$registry_password"
+  local t0 pid_a pid_b rc_a=0 rc_b=0 s
+  t0=$(date +%s)
+  up devo-e2e-a "$work/up-a.log" &
+  pid_a=$!
+  up devo-e2e-b "$work/up-b.log" &
+  pid_b=$!
+  wait "$pid_a" || rc_a=$?
+  wait "$pid_b" || rc_b=$?
+  say "e2e:devo: both ups took $(($(date +%s) - t0))s (a: exit $rc_a, b: exit $rc_b)"
+  [ "$rc_a" -eq 0 ] || { tail -n 40 "$work/up-a.log"; die "up of devo-e2e-a failed"; }
+  [ "$rc_b" -eq 0 ] || { tail -n 40 "$work/up-b.log"; die "up of devo-e2e-b failed"; }
 
-for s in "${stacks[@]}"; do
-  pulumi stack output --stack "$s" --json >"$work/outputs-$s.json"
-  pulumi stack export --stack "$s" --file "$work/state-$s.json"
-  INCEPTION_E2E_STACK="$s" INCEPTION_E2E_OUTPUTS="$work/outputs-$s.json" \
-    npx mocha --config tests/.mocharc.e2e.json tests/e2e/run.test.ts
-done
-export INCEPTION_E2E_KUBECONFIG="$work/kubeconfig"
-export INCEPTION_E2E_DEVO_STATES="$work/state-devo-e2e-a.json,$work/state-devo-e2e-b.json"
-INCEPTION_E2E_DEVO_PHASE=both npx mocha --config tests/.mocharc.e2e.json tests/e2e/devo.test.ts
+  for s in "${stacks[@]}"; do
+    pulumi stack output --stack "$s" --json >"$work/outputs-$s.json"
+    pulumi stack export --stack "$s" --file "$work/state-$s.json"
+    INCEPTION_E2E_STACK="$s" INCEPTION_E2E_OUTPUTS="$work/outputs-$s.json" \
+      npx mocha --config tests/.mocharc.e2e.json tests/e2e/run.test.ts
+  done
+  export INCEPTION_E2E_KUBECONFIG="$work/kubeconfig"
+  export INCEPTION_E2E_DEVO_STATES="$work/state-devo-e2e-a.json,$work/state-devo-e2e-b.json"
+  INCEPTION_E2E_DEVO_PHASE=both npx mocha --config tests/.mocharc.e2e.json tests/e2e/devo.test.ts
 
-say "e2e:devo: destroying devo-e2e-a leaves devo-e2e-b running"
-pulumi destroy --yes --skip-preview --stack devo-e2e-a >"$work/destroy-a.log" 2>&1 ||
-  { tail -n 30 "$work/destroy-a.log"; die "destroy of devo-e2e-a failed"; }
-INCEPTION_E2E_DEVO_PHASE=a-destroyed npx mocha --config tests/.mocharc.e2e.json tests/e2e/devo.test.ts
+  say "e2e:devo: destroying devo-e2e-a leaves devo-e2e-b running"
+  pulumi destroy --yes --skip-preview --stack devo-e2e-a >"$work/destroy-a.log" 2>&1 ||
+    { tail -n 30 "$work/destroy-a.log"; die "destroy of devo-e2e-a failed"; }
+  INCEPTION_E2E_DEVO_PHASE=a-destroyed npx mocha --config tests/.mocharc.e2e.json tests/e2e/devo.test.ts
 
-say "e2e:devo: destroying devo-e2e-b too leaves the cluster as it was"
-pulumi destroy --yes --skip-preview --stack devo-e2e-b >"$work/destroy-b.log" 2>&1 ||
-  { tail -n 30 "$work/destroy-b.log"; die "destroy of devo-e2e-b failed"; }
-INCEPTION_E2E_DEVO_PHASE=both-destroyed npx mocha --config tests/.mocharc.e2e.json tests/e2e/devo.test.ts
-[ "$(namespaces)" = "$(cat "$work/namespaces-before")" ] || die "destroy left namespaces behind"
+  say "e2e:devo: destroying devo-e2e-b too leaves the cluster as it was"
+  pulumi destroy --yes --skip-preview --stack devo-e2e-b >"$work/destroy-b.log" 2>&1 ||
+    { tail -n 30 "$work/destroy-b.log"; die "destroy of devo-e2e-b failed"; }
+  INCEPTION_E2E_DEVO_PHASE=both-destroyed npx mocha --config tests/.mocharc.e2e.json tests/e2e/devo.test.ts
+  [ "$(namespaces)" = "$(cat "$work/namespaces-before")" ] || die "destroy left namespaces behind"
+}
+
+e2e_step "a kubeconfig whose current context is another: refused before anything is declared" wrong_context_refused
+e2e_step "an unreachable API server: named before anything is declared" unreachable_named
+e2e_step "the registry refuses the push (wrong password): up fails saying so" refused_push_named
+e2e_step "two stacks up at once, isolated; destroy one, then the other" two_stacks_isolated
+e2e_steps_verdict

@@ -6,8 +6,11 @@
 #   4. the executor in its fault mode: up fails, naming the missing event, artifacts still written;
 #   5. down: the kind cluster is gone.
 # With --full (npm run e2e:full) also: ZooKeeper and a CRD on, the mock infra checked from the host
-# (Kafka listener, S3 port, CRD object, Kafka pod kill), the suite Job past its deadline, rerun
+# (Kafka listener, S3 port, CRD object, Kafka pod kill), the suite Job past its deadline (a suite
+# that only waits, tests/fixtures/hold-suite: the deadline ends it on any cluster), rerun
 # "always", and the host runner. npm test runs --full (then e2e-example.sh and e2e-devo.sh).
+# Each check is a step (scripts/stack.sh e2e_step): a failed step is named and the independent
+# steps after it still run; only a failed first up stops the run (every step stands on it).
 # Always tears down, even on failure. Needs the toolchain (npm run toolchain).
 set -euo pipefail
 # shellcheck source=env.sh
@@ -40,73 +43,122 @@ trap 'e2e_local_teardown e2e "$stack" "$cluster" "$work"' EXIT
 # An interrupted run is a failed run, whatever the last command returned.
 trap "exit 130" INT TERM
 
-t0=$(date +%s)
-say "e2e: up ($stack)"
-scripts/up.sh "$stack" 2>&1 | tee "$work/up.log"
-say "e2e: up took $(($(date +%s) - t0))s"
+# Settings each step may change; every step starts from the base (a failed step leaves its own).
+reset_step_settings() {
+  local key
+  for key in inception:suite inception:services; do
+    pulumi config rm --stack "$stack" "$key" >/dev/null 2>&1 || true
+  done
+  pulumi config set --stack "$stack" --path inception:suite.rerun onChange
+}
 
-pulumi stack output --stack "$stack" --show-secrets kubeconfig >"$work/kubeconfig"
-pulumi stack output --stack "$stack" --json >"$work/outputs.json"
-INCEPTION_E2E_KUBECONFIG="$work/kubeconfig" INCEPTION_E2E_OUTPUTS="$work/outputs.json" \
-  npx mocha --config tests/.mocharc.e2e.json tests/e2e/cluster.test.ts tests/e2e/run.test.ts
-if [ -n "$full" ]; then
+kubeconfig_and_outputs() {
+  pulumi stack output --stack "$stack" --show-secrets kubeconfig >"$work/kubeconfig"
+  pulumi stack output --stack "$stack" --json >"$work/outputs.json"
+}
+
+# The run folder an `up` printed (its last "inception: artifacts: <dir>" line).
+run_dir_of() { sed -n 's/.*inception: artifacts: \(\/[^ ]*\).*/\1/p' "$1" | tail -n 1; }
+
+first_up() {
+  t0=$(date +%s)
+  scripts/up.sh "$stack" 2>&1 | tee "$work/up.log"
+  say "e2e: up took $(($(date +%s) - t0))s"
+  kubeconfig_and_outputs
+}
+
+green_run_checks() {
+  INCEPTION_E2E_KUBECONFIG="$work/kubeconfig" INCEPTION_E2E_OUTPUTS="$work/outputs.json" \
+    npx mocha --config tests/.mocharc.e2e.json tests/e2e/cluster.test.ts tests/e2e/run.test.ts
+}
+
+mock_infra_checks() {
   INCEPTION_E2E_KUBECONFIG="$work/kubeconfig" INCEPTION_E2E_OUTPUTS="$work/outputs.json" \
     npx mocha --config tests/.mocharc.e2e.json tests/e2e/mockinfra.test.ts
-fi
+}
 
 # The broker was killed and came back: its pod is new, its StatefulSet unchanged.
-say "e2e: a second up must change nothing"
-pulumi up --yes --skip-preview --stack "$stack" --expect-no-changes >"$work/up-again.log" 2>&1 ||
-  { tail -n 40 "$work/up-again.log"; die "the second up proposed changes"; }
+second_up_changes_nothing() {
+  pulumi up --yes --skip-preview --stack "$stack" --expect-no-changes >"$work/up-again.log" 2>&1 ||
+    { tail -n 40 "$work/up-again.log"; die "the second up proposed changes"; }
+}
 
-say "e2e: the executor drops its executor event: the suite must fail, naming it"
-pulumi config set --stack "$stack" inception:services '[{"name":"executor","env":{"EXECUTOR_FAULT":"drop-executor-event"}}]'
-if scripts/up.sh "$stack" >"$work/up-fault.log" 2>&1; then
-  die "up passed although the executor dropped its executor event"
-fi
-pulumi stack output --stack "$stack" --json >"$work/outputs-fault.json" || true
-run_dir=$(sed -n 's/.*inception: artifacts: \(\/[^ ]*\).*/\1/p' "$work/up-fault.log" | tail -n 1)
-[ -n "$run_dir" ] || die "the failed up printed no artifacts folder"
-INCEPTION_E2E_FAULT_LOG="$work/up-fault.log" INCEPTION_E2E_FAULT_RUN="$run_dir" \
-  npx mocha --config tests/.mocharc.e2e.json tests/e2e/fault.test.ts
-pulumi config rm --stack "$stack" inception:services
+fault_mode() {
+  pulumi config set --stack "$stack" inception:services '[{"name":"executor","env":{"EXECUTOR_FAULT":"drop-executor-event"}}]'
+  if scripts/up.sh "$stack" >"$work/up-fault.log" 2>&1; then
+    die "up passed although the executor dropped its executor event"
+  fi
+  pulumi stack output --stack "$stack" --json >"$work/outputs-fault.json" || true
+  local run_dir
+  run_dir=$(run_dir_of "$work/up-fault.log")
+  [ -n "$run_dir" ] || die "the failed up printed no artifacts folder"
+  INCEPTION_E2E_FAULT_LOG="$work/up-fault.log" INCEPTION_E2E_FAULT_RUN="$run_dir" \
+    npx mocha --config tests/.mocharc.e2e.json tests/e2e/fault.test.ts
+}
+
+# The suite that only waits (tests/fixtures/hold-suite) outlives any deadline, so the Job's
+# deadline ends the run every time, whatever the cluster's speed or the wall clock.
+suite_past_deadline() {
+  pulumi config set --stack "$stack" --path inception:suite.dir tests/fixtures/hold-suite
+  pulumi config set --stack "$stack" --path inception:suite.timeoutSeconds 30
+  pulumi config set --stack "$stack" --path inception:suite.testTimeoutMs 20000
+  if scripts/up.sh "$stack" >"$work/up-deadline.log" 2>&1; then
+    die "up passed although the suite Job ran past its 30 s deadline"
+  fi
+  grep -q "FAILED: the suite Job ran past its deadline" "$work/up-deadline.log" ||
+    { tail -n 40 "$work/up-deadline.log"; die "the deadline failure does not say it ran past its deadline"; }
+  local run_dir
+  run_dir=$(run_dir_of "$work/up-deadline.log")
+  [ -n "$run_dir" ] || die "the timed-out up printed no artifacts folder"
+  grep -q "holding until the suite Job's deadline" "$run_dir/suite.log" ||
+    die "the timed-out run's suite.log lacks the held test's line ($run_dir/suite.log)"
+  [ -n "$(find "$run_dir/cluster/services/executor" -name '*.log' -size +0 2>/dev/null)" ] ||
+    die "the timed-out run left no service logs in $run_dir/cluster/services/executor"
+  say "e2e: the deadline run's folder: $run_dir"
+}
+
+rerun_always() {
+  pulumi config set --stack "$stack" --path inception:suite.rerun always
+  pulumi config set --stack "$stack" --path inception:suite.grep "invalid event"
+  local ids=() n
+  for n in 1 2; do
+    scripts/up.sh "$stack" >"$work/up-rerun-$n.log" 2>&1 || { tail -n 30 "$work/up-rerun-$n.log"; die "rerun up $n failed"; }
+    ids+=("$(pulumi stack output --stack "$stack" runId)")
+  done
+  [ "${ids[0]}" != "${ids[1]}" ] || die "two ups with rerun always had the same run id ${ids[0]}"
+  say "e2e: run ids ${ids[0]} then ${ids[1]}"
+}
+
+host_runner() {
+  pulumi config set --stack "$stack" --path inception:suite.runner host
+  scripts/up.sh "$stack" >"$work/up-host.log" 2>&1 || { tail -n 40 "$work/up-host.log"; die "the host runner's run failed"; }
+  pulumi stack output --stack "$stack" --json >"$work/outputs-host.json"
+  node -e '
+    const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    if (!(o.tests && o.tests.failed === 0 && o.tests.passed >= 5)) { console.error("host runner results:", JSON.stringify(o.tests)); process.exit(1); }
+    console.log(`host runner: ${o.tests.passed} passed, ${o.tests.pending} pending`);
+  ' "$work/outputs-host.json"
+}
+
+# The first up is what every later step stands on: without it, stop here.
+e2e_step "up: cluster, mock infra, executor, suite green" first_up
+[ "${#e2e_failed_steps[@]}" -eq 0 ] || e2e_steps_verdict
+e2e_step "the cluster, the stack outputs and the run folder of the green run" green_run_checks
+[ -z "$full" ] || e2e_step "the mock infra from the host (Kafka, S3, CRD, Kafka pod kill)" mock_infra_checks
+e2e_step "a second up changes nothing" second_up_changes_nothing
+e2e_step "the executor drops its executor event: the suite fails, naming it" fault_mode
+reset_step_settings
 
 if [ -z "$full" ]; then
   say "e2e: core tier done; NOT RUN here: the extended checks (host-side mock infra and Kafka pod kill, suite deadline, rerun always, host runner): npm run e2e:full"
+  e2e_steps_verdict
   exit 0
 fi
 
-say "e2e: the suite Job runs past its deadline: up must fail saying so"
-pulumi config set --stack "$stack" --path inception:suite.timeoutSeconds 30
-if scripts/up.sh "$stack" >"$work/up-deadline.log" 2>&1; then
-  die "up passed although the suite Job ran past its 30 s deadline"
-fi
-grep -q "FAILED: the suite Job ran past its deadline" "$work/up-deadline.log" ||
-  die "the deadline failure does not say it timed out (see $work/up-deadline.log)"
-run_dir=$(sed -n 's/.*inception: artifacts: \(\/[^ ]*\).*/\1/p' "$work/up-deadline.log" | tail -n 1)
-[ -s "$run_dir/suite.log" ] && [ -n "$(ls "$run_dir/cluster/services/executor")" ] ||
-  die "the timed-out run left no suite log or service logs in $run_dir"
-pulumi config rm --stack "$stack" --path inception:suite.timeoutSeconds
-
-say "e2e: rerun always: every up is a new run"
-pulumi config set --stack "$stack" --path inception:suite.rerun always
-pulumi config set --stack "$stack" --path inception:suite.grep "invalid event"
-ids=()
-for n in 1 2; do
-  scripts/up.sh "$stack" >"$work/up-rerun-$n.log" 2>&1 || { tail -n 30 "$work/up-rerun-$n.log"; die "rerun up $n failed"; }
-  ids+=("$(pulumi stack output --stack "$stack" runId)")
-done
-[ "${ids[0]}" != "${ids[1]}" ] || die "two ups with rerun always had the same run id ${ids[0]}"
-say "e2e: run ids ${ids[0]} then ${ids[1]}"
-
-say "e2e: the host runner passes the same suite"
-pulumi config rm --stack "$stack" --path inception:suite.grep
-pulumi config set --stack "$stack" --path inception:suite.runner host
-scripts/up.sh "$stack" >"$work/up-host.log" 2>&1 || { tail -n 40 "$work/up-host.log"; die "the host runner's run failed"; }
-pulumi stack output --stack "$stack" --json >"$work/outputs-host.json"
-node -e '
-  const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  if (!(o.tests && o.tests.failed === 0 && o.tests.passed >= 5)) { console.error("host runner results:", JSON.stringify(o.tests)); process.exit(1); }
-  console.log(`host runner: ${o.tests.passed} passed, ${o.tests.pending} pending`);
-' "$work/outputs-host.json"
-pulumi config rm --stack "$stack" --path inception:suite.runner
+e2e_step "the suite Job runs past its deadline: up fails saying so" suite_past_deadline
+reset_step_settings
+e2e_step "rerun always: every up is a new run" rerun_always
+reset_step_settings
+e2e_step "the host runner passes the same suite" host_runner
+reset_step_settings
+e2e_steps_verdict

@@ -27,3 +27,39 @@ e2e_local_teardown() {
   [ "$rc" -eq 0 ] && say "$name: PASSED" || say "$name: FAILED (logs in $work)"
   exit "$rc"
 }
+
+# e2e steps: each check of an e2e script runs as `e2e_step "NAME" FUNCTION`, in a subshell with
+# errexit of its own, so that a failed step is recorded and the independent steps after it still
+# run (one failure must not hide the rest). Every step ends with one line "e2e step PASSED: NAME"
+# or "e2e step FAILED: NAME" (scripts/test.sh counts and names them); e2e_steps_verdict ends the
+# script's checks with the list of failed steps.
+e2e_failed_steps=()
+e2e_step() {
+  local name=$1 rc t0
+  shift
+  t0=$(date +%s)
+  say "e2e step: $name"
+  # Not in an `if`: errexit is ignored inside a condition, and the step relies on it.
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  rc=$?
+  set -e
+  if [ "$rc" -eq 0 ]; then
+    say "e2e step PASSED: $name ($(($(date +%s) - t0))s)"
+  else
+    e2e_failed_steps+=("$name")
+    say "e2e step FAILED: $name ($(($(date +%s) - t0))s)"
+  fi
+  return 0
+}
+
+# e2e_steps_verdict: exit 1 naming every failed step, or return when all passed.
+e2e_steps_verdict() {
+  [ "${#e2e_failed_steps[@]}" -eq 0 ] && return 0
+  local s
+  for s in "${e2e_failed_steps[@]}"; do echo "[inception] failed e2e step: $s" >&2; done
+  exit 1
+}

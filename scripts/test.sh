@@ -11,6 +11,7 @@ set -uo pipefail
 cd "$INCEPTION_ROOT"
 
 passed=0 failed=0 status=0
+failed_names=()
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -24,20 +25,20 @@ count_mocha() {
 
 say "tier unit: mocha (tests/unit)"
 npx mocha --config tests/.mocharc.unit.json 2>&1 | tee "$out/unit.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; failed_names+=("tier unit (mocha)"); }
 count_mocha "$out/unit.log"
 grep -qE '[0-9]+ passing' "$out/unit.log" || { echo "unit tier ran no test" >&2; status=1; failed=$((failed + 1)); }
 
 say "tier component: mocha (tests/component) against a real Kafka broker started on this host"
 npx mocha --config tests/.mocharc.component.json 2>&1 | tee "$out/component.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; failed_names+=("tier component (mocha)"); }
 count_mocha "$out/component.log"
 grep -qE '[0-9]+ passing' "$out/component.log" || { echo "component tier ran no test" >&2; status=1; failed=$((failed + 1)); }
 
 if [ -f toolchain/go/go.mod ]; then
   say "tier unit: go test (toolchain/go)"
   (cd toolchain/go && go test -v -count=1 ./... 2>&1) | tee "$out/go.log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; failed_names+=("tier unit (go test)"); }
   passed=$((passed + $(grep -cE '^\s*--- PASS' "$out/go.log")))
   failed=$((failed + $(grep -cE '^\s*--- FAIL' "$out/go.log")))
 fi
@@ -47,11 +48,24 @@ if [ -x scripts/e2e.sh ]; then
   scripts/toolchain.sh --start-services >/dev/null 2>&1 || true
   if scripts/toolchain.sh --check; then
     # One after another: each local tier's kind cluster maps the same host ports.
+    # Each e2e step counts as one test; a script that failed outside its steps (set-up, teardown)
+    # counts as one failure of its own. Every failure is named in the summary.
     for e2e in "e2e.sh --full" e2e-example.sh e2e-devo.sh; do
       say "tier e2e: scripts/$e2e"
       # shellcheck disable=SC2086 # "e2e.sh --full" is a script and its argument
       scripts/$e2e 2>&1 | tee "$out/e2e.log"
-      if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+      rc=${PIPESTATUS[0]}
+      p=$(grep -c '\] e2e step PASSED: ' "$out/e2e.log")
+      f=$(grep -c '\] e2e step FAILED: ' "$out/e2e.log")
+      passed=$((passed + p)); failed=$((failed + f))
+      while IFS= read -r name; do failed_names+=("scripts/$e2e: $name"); done \
+        < <(sed -n 's/.*\] e2e step FAILED: \(.*\) ([0-9]*s)$/\1/p' "$out/e2e.log")
+      if [ "$rc" -ne 0 ]; then
+        status=1
+        if [ "$f" -eq 0 ]; then failed=$((failed + 1)); failed_names+=("scripts/$e2e (outside its steps: see its log)"); fi
+      elif [ "$p" -eq 0 ]; then
+        passed=$((passed + 1))
+      fi
     done
   else
     echo "!!!!! E2E TIER NOT RUN: the toolchain cache $INCEPTION_TOOLCHAIN is incomplete (run 'npm run toolchain' first; a cold build takes over an hour, so tests never start one) !!!!!"
@@ -60,5 +74,6 @@ else
   echo "!!!!! E2E TIER NOT RUN: scripts/e2e.sh does not exist yet !!!!!"
 fi
 
+for name in "${failed_names[@]}"; do echo "FAILED: $name"; done
 echo "tests: $passed passed, $failed failed"
 exit "$status"

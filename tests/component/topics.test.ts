@@ -146,6 +146,10 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
       await h.send(requests, { request_id: id, url: "ftp://nope" });
       const failed = { request_id: id, status: "FAILED", reason: "invalid request: url must be http(s)" };
       await service.send({ topic: results, messages: [{ key: id, value: JSON.stringify(failed) }] });
+      // Read back first: the timeout below must list it, whatever the broker's delivery time.
+      await h.waitFor<FetchResult>(results, (r) => r.request_id === id && r.status === "FAILED", {
+        description: "result FAILED",
+      });
       const err = await h
         .waitFor<FetchResult>(results, (r) => r.request_id === id && r.status === "DONE", {
           description: "result DONE",

@@ -1,0 +1,51 @@
+/**
+ * The e2e scripts' steps (scripts/stack.sh e2e_step): a failed step is recorded and the
+ * independent steps after it still run; the verdict names every failed step and fails.
+ */
+import { expect } from "chai";
+import { spawnSync } from "child_process";
+import * as path from "path";
+
+const root = path.resolve(__dirname, "../..");
+
+function steps(body: string): { status: number | null; out: string } {
+  const script = `set -euo pipefail
+. scripts/env.sh
+. scripts/stack.sh
+${body}`;
+  const r = spawnSync("/bin/bash", ["-c", script], { cwd: root, encoding: "utf8" });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe("e2e steps (scripts/stack.sh)", () => {
+  it("runs every step after a failed one and names each failure in the verdict", () => {
+    const r = steps(`
+ok() { true; }
+bad() { false; echo "not reached: errexit holds inside a step"; }
+dies() { die "the deadline failure does not say so"; }
+e2e_step "first" ok
+e2e_step "second" bad
+e2e_step "third" dies
+e2e_step "fourth" ok
+e2e_steps_verdict
+echo "not reached: the verdict exits"`);
+    expect(r.status).to.equal(1);
+    expect(r.out).to.match(/e2e step PASSED: first \(\d+s\)/);
+    expect(r.out).to.match(/e2e step FAILED: second \(\d+s\)/);
+    expect(r.out).to.match(/e2e step FAILED: third \(\d+s\)/);
+    expect(r.out).to.match(/e2e step PASSED: fourth \(\d+s\)/);
+    expect(r.out).to.contain("the deadline failure does not say so");
+    expect(r.out).to.contain("failed e2e step: second");
+    expect(r.out).to.contain("failed e2e step: third");
+    expect(r.out).to.not.contain("not reached");
+  });
+
+  it("passes when every step passed", () => {
+    const r = steps(`
+e2e_step "only" true
+e2e_steps_verdict
+echo "verdict returned"`);
+    expect(r.status).to.equal(0);
+    expect(r.out).to.contain("verdict returned");
+  });
+});
