@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import type { V1Job } from "@kubernetes/client-node";
 import { ApiException } from "@kubernetes/client-node";
-import { CommandResponseEvent, EventBuilder, ExecutorEvent, StatusEvent } from "../../harness/events";
+import { CommandResponseEvent, EventBuilder, ExecutorEvent, StatusEvent } from "../../harness/profiles/bai";
 import { DEFAULT_TOPICS } from "../../../services/executor/src/config";
 import {
   Executor,

@@ -1,6 +1,6 @@
 /** The executor's input side: envelopes, the TOML subset, descriptors, settings. */
 import { expect } from "chai";
-import { EventBuilder } from "../../harness/events";
+import { EventBuilder } from "../../harness/profiles/bai";
 import { ConfigError, loadConfig } from "../../../services/executor/src/config";
 import { DescriptorError, isCron, parseDescriptor } from "../../../services/executor/src/descriptor";
 import { InvalidEvent, decode, derive } from "../../../services/executor/src/events";
