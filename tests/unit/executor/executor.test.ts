@@ -343,7 +343,7 @@ describe("executor: cancel", () => {
     expect(messages[4]).to.match(/payload.command must be a non-empty string/);
   });
 
-  it("reads the seed's args and a list form", () => {
+  it("reads BAI's args and a list form", () => {
     expect(
       parseCancelArgs({ command: "cancel", args: { target_action_id: "a", cascade: true } }),
     ).to.deep.equal({ target: "a", cascade: true });

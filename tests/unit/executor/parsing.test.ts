@@ -180,7 +180,7 @@ describe("executor: descriptors", () => {
 });
 
 describe("executor: settings", () => {
-  it("has the seed's defaults", () => {
+  it("has BAI's defaults", () => {
     const c = loadConfig({ KAFKA_BOOTSTRAP_SERVERS: "kafka.ns.svc:9092", POD_NAMESPACE: "ns" });
     expect(c).to.deep.include({
       brokers: ["kafka.ns.svc:9092"],
