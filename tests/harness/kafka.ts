@@ -119,9 +119,8 @@ export class KafkaHarness {
   }
 
   /**
-   * Connects, creates its topics when missing (1 partition, replication 1, as BAI's services
-   * did), pins a fresh consumer group at the topics' current ends, joins it once and starts
-   * routing. Resolves when the consumer has joined; kafkajs' own log goes to
+   * Connects, creates its topics when missing (1 partition, replication 1), pins a fresh
+   * consumer group at the topics' current ends, joins it once and starts routing. Resolves when the consumer has joined; kafkajs' own log goes to
    * <ARTIFACTS_DIR>/kafka-client.log. Its topics are exactly its profiles' and HARNESS_TOPICS;
    * with none it only sends.
    */
