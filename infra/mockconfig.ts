@@ -58,7 +58,7 @@ export interface MockInfraConfig {
   crds: CrdDocument[];
 }
 
-/** The seed's topics, with one partition each. */
+/** The BAI profile's topics, with one partition each. */
 export const DEFAULT_TOPICS: TopicSpec[] = [
   "BAI_APP_FETCHER",
   "BAI_APP_EXECUTOR",
@@ -67,7 +67,7 @@ export const DEFAULT_TOPICS: TopicSpec[] = [
   "CMD_RETURN",
 ].map((name) => ({ name, partitions: 1 }));
 
-/** The seed's buckets. */
+/** The replaced system's (BAI's) buckets. */
 export const DEFAULT_BUCKETS = ["data-pull", "user-bucket", "scripts-exchange"];
 
 const MOCK_KEYS = ["images", "kafka", "zookeeper", "s3", "dataServer", "crds"] as const;

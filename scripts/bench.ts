@@ -24,7 +24,8 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { Kafka, logLevel } from "kafkajs";
-import { beginTest, endTest, forAction, KafkaHarness, loadSettings } from "../tests/harness";
+import { beginTest, endTest, KafkaHarness, loadSettings } from "../tests/harness";
+import { bai, baiProfile, baiTopics, forAction } from "../tests/harness/profiles/bai";
 
 const root = path.resolve(__dirname, "..");
 const script = path.join(root, "scripts/kafka-host.sh");
@@ -107,29 +108,30 @@ async function main(): Promise<number> {
       ...process.env,
       KAFKA_BOOTSTRAP_SERVERS: brokers,
       ARTIFACTS_DIR: path.join(root, "artifacts/bench"),
-      // Unique topics, so an external broker's old messages do not count.
-      ...(external
-        ? Object.fromEntries(
-            ["FETCHER", "EXECUTOR", "STATUS", "CMD_SUBMIT", "CMD_RETURN"].map((t) => [
-              `TOPIC_${t}`,
-              `bench-${t.toLowerCase()}-${process.pid}`,
-            ]),
-          )
-        : {}),
     });
-    h = await KafkaHarness.start(settings);
+    // Unique topics on an external broker, so its old messages do not count.
+    const profile = external
+      ? baiProfile(
+          Object.fromEntries(
+            Object.entries(baiTopics).map(([role, t]) => [role, `bench-${t.toLowerCase()}-${process.pid}`]),
+          ) as typeof baiTopics,
+        )
+      : bai;
+    const topics = profile.topics;
+    h = await KafkaHarness.start(settings, profile);
     const harnessStartMs = h.stats().startMs;
-    stopEcho = await startEcho(settings.kafkaBootstrapServers, h.topics.fetcher, h.topics.executor);
+    stopEcho = await startEcho(settings.kafkaBootstrapServers, topics.fetcher, topics.executor);
     const hh = h;
+    const events = profile.events;
 
     /** One test as mocha would run it with the root hooks (serial: the process-wide context). */
     const serialTest = async (i: number): Promise<number> => {
       const start = performance.now();
       beginTest(`bench test ${i}`);
       try {
-        const ev = hh.events.fetcher({ descriptor: `[info]\ndescription = "bench ${i}"\n` });
-        await hh.send(hh.topics.fetcher, ev);
-        await hh.waitFor(hh.topics.executor, forAction(ev.action_id), {
+        const ev = events.fetcher({ descriptor: `[info]\ndescription = "bench ${i}"\n` });
+        await hh.send(topics.fetcher, ev);
+        await hh.waitFor(topics.executor, forAction(ev.action_id), {
           description: "the echo",
           timeoutMs: 30_000,
         });
@@ -141,9 +143,9 @@ async function main(): Promise<number> {
     /** The same without the process-wide context, so several can run at once. */
     const concurrentTest = async (): Promise<void> => {
       const since = Date.now();
-      const ev = hh.events.fetcher();
-      await hh.send(hh.topics.fetcher, ev);
-      await hh.waitFor(hh.topics.executor, forAction(ev.action_id), {
+      const ev = events.fetcher();
+      await hh.send(topics.fetcher, ev);
+      await hh.waitFor(topics.executor, forAction(ev.action_id), {
         description: "the echo",
         timeoutMs: 30_000,
         since,

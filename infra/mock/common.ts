@@ -2,7 +2,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
-/** Mock infra prefers the seed's cheap-services nodes, and runs anywhere when there are none. */
+/** Mock infra prefers the cheap-services nodes (the BAI profile's node labels), and runs anywhere when there are none. */
 export const SERVICES_AFFINITY: k8s.types.input.core.v1.Affinity = {
   nodeAffinity: {
     preferredDuringSchedulingIgnoredDuringExecution: [

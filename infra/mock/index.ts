@@ -1,7 +1,7 @@
 /**
  * The mock infrastructure: the enabled pieces, their images made available to the cluster, and one
  * ConfigMap with every endpoint under stable keys, the way real infrastructure outputs would give
- * them (the seed's `outputs-infrastructure`).
+ * them (BAI's `outputs-infrastructure`).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";

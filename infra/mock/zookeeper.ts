@@ -1,4 +1,4 @@
-/** A standalone ZooKeeper for services that keep state in it (the seed's did). */
+/** A standalone ZooKeeper for services that keep state in it (BAI's did). */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {

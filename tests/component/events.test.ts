@@ -1,16 +1,19 @@
-// The seed's wire format: envelope and payload keys, fresh ids, ids registered with the test.
+// The BAI profile's wire format: envelope and payload keys, fresh ids, ids registered with the
+// test, the ids and summaries it teaches the harness.
 import { expect } from "chai";
+import { currentTest } from "../harness";
 import {
-  currentTest,
-  DEFAULT_TOPICS,
+  bai,
+  baiIds,
+  baiProfile,
+  baiSummary,
+  baiTopics,
   EventBuilder,
-  relatedIds,
   STATUSES,
   statusOf,
-  summarize,
-} from "../harness";
+} from "../harness/profiles/bai";
 
-describe("events (seed wire format)", () => {
+describe("the BAI profile's events (the replaced system's wire format)", () => {
   const b = new EventBuilder();
 
   it("builds the envelope with snake_case keys, type = topic, fresh ids per event", () => {
@@ -31,18 +34,18 @@ describe("events (seed wire format)", () => {
         "visited",
       ].sort(),
     );
-    expect(one.type).to.equal(DEFAULT_TOPICS.fetcher);
+    expect(one.type).to.equal(baiTopics.fetcher);
     expect(one.action_id).to.not.equal(two.action_id);
     expect(one.message_id).to.not.equal(two.message_id);
-    // One client per test, like one user.
-    expect(one.client_id).to.equal(two.client_id).and.equal(currentTest()!.clientId);
+    // One client per test, like one user: the test's id.
+    expect(one.client_id).to.equal(two.client_id).and.equal(currentTest()!.id);
     expect(one.payload.toml.sha1).to.match(/^[0-9a-f]{40}$/);
     expect(Object.keys(one.payload).sort()).to.deep.equal(["datasets", "models", "scripts", "toml"]);
     expect(Object.keys(one.visited[0]).sort()).to.deep.equal(["svc", "tstamp", "version"]);
     expect(currentTest()!.ids).to.include(one.action_id).and.include(two.action_id);
   });
 
-  it("executor, status and command events carry the seed's payloads", () => {
+  it("executor, status and command events carry BAI's payloads", () => {
     const f = b.fetcher({
       datasets: [
         {
@@ -77,22 +80,31 @@ describe("events (seed wire format)", () => {
       cmd_submit: cmd,
       return_value: { canceled: 1 },
     });
-    expect(summarize(ret)).to.contain("return_code=0");
+    expect(baiSummary(ret)).to.contain("return_code=0");
+    expect(baiSummary({ request_id: "r-1" })).to.equal(undefined);
   });
 
-  it("relatedIds: own, parent, client, status source, command and its target", () => {
+  it("baiIds: own, parent, client, status source, command and its target", () => {
     const f = b.fetcher({ parentActionId: "p-1" });
     const cmd = b.command("cancel", ["t-9"]);
     const ret = b.commandReturn(cmd, 1);
-    expect(relatedIds(f)).to.have.members([f.action_id, "p-1", f.client_id]);
-    expect(relatedIds(b.status(f, "ERROR"))).to.include.members([f.action_id, "p-1"]);
-    expect(relatedIds(cmd)).to.include("t-9");
-    expect(relatedIds(ret)).to.include.members([cmd.action_id, "t-9"]);
-    expect(relatedIds("not json")).to.deep.equal([]);
+    expect(baiIds(f)).to.have.members([f.action_id, "p-1", f.client_id]);
+    expect(baiIds(b.status(f, "ERROR"))).to.include.members([f.action_id, "p-1"]);
+    expect(baiIds(cmd)).to.include("t-9");
+    expect(baiIds(ret)).to.include.members([cmd.action_id, "t-9"]);
+    expect(baiIds("not json")).to.deep.equal([]);
   });
 
-  it("builds for configured topic names", () => {
-    const custom = new EventBuilder({ ...DEFAULT_TOPICS, status: "MY_STATUS" });
-    expect(custom.status(custom.fetcher(), "PENDING").type).to.equal("MY_STATUS");
+  it("builds for configured topic names; the default profile has BAI's five", () => {
+    const custom = baiProfile({ ...baiTopics, status: "MY_STATUS" });
+    expect(custom.topics.status).to.equal("MY_STATUS");
+    expect(custom.events.status(custom.events.fetcher(), "PENDING").type).to.equal("MY_STATUS");
+    expect(Object.values(bai.topics)).to.deep.equal([
+      "BAI_APP_FETCHER",
+      "BAI_APP_EXECUTOR",
+      "BAI_APP_STATUS",
+      "CMD_SUBMIT",
+      "CMD_RETURN",
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 // The harness against a real broker (tests/component/kafka-host.fixture.ts starts it): routing,
 // combined waits, timeouts, the late-waiter buffer, timelines and failure artifacts, and the cost
-// per test (the seed paid 10 s per test joining a consumer group; this harness joins once).
+// per test (BAI's test helpers paid 10 s per test joining a consumer group; this harness joins once).
+// It uses the BAI profile (the replaced system's topics and events) as the executor suites do.
 import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,31 +10,33 @@ import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
 import type { Context } from "mocha";
 import {
-  AnyEvent,
   beginTest,
   collectArtifacts,
   currentTest,
-  EventBuilder,
-  forAction,
   KafkaHarness,
   harness,
-  responseTo,
   settings,
-  statusOf,
-  StatusEvent,
   TestContext,
   WaitTimeoutError,
 } from "../harness";
 import { mochaHooks } from "../harness/hooks";
+import {
+  AnyEvent,
+  bai,
+  baiProfile,
+  ExecutorEvent,
+  forAction,
+  responseTo,
+  statusOf,
+  StatusEvent,
+} from "../harness/profiles/bai";
+
+const h = harness(bai);
 
 /** Resolves once the harness has received an event about `id` on `topic`. */
 async function received(id: string, topic: string): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (
-    !harness()
-      .timeline(id)
-      .some((e) => e.direction === "received" && e.topic === topic)
-  ) {
+  while (!h.timeline(id).some((e) => e.direction === "received" && e.topic === topic)) {
     if (Date.now() > deadline) throw new Error(`never received ${id} on ${topic}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -41,8 +44,7 @@ async function received(id: string, topic: string): Promise<void> {
 
 describe("harness (component, real broker)", () => {
   it("round-trips an event: send, then waitFor on the same topic", async () => {
-    const h = harness();
-    const ev = h.events.fetcher({ descriptor: "[info]\ndescription = 'x'\n" });
+    const ev = bai.events.fetcher({ descriptor: "[info]\ndescription = 'x'\n" });
     await h.send(h.topics.fetcher, ev);
     const got = await h.waitFor(h.topics.fetcher, forAction(ev.action_id), {
       description: "the fetcher event",
@@ -51,9 +53,8 @@ describe("harness (component, real broker)", () => {
   });
 
   it("routes each message only to the waiters whose predicate accepts it (two waiters, one topic)", async () => {
-    const h = harness();
-    const a = h.events.fetcher();
-    const b = h.events.fetcher();
+    const a = bai.events.fetcher();
+    const b = bai.events.fetcher();
     const waitA = h.waitFor<StatusEvent>(h.topics.status, statusOf(a.action_id, "SUCCEEDED"), {
       description: "A succeeded",
     });
@@ -62,11 +63,11 @@ describe("harness (component, real broker)", () => {
     });
     // Interleaved, B finishes first; each waiter must get its own event and no other.
     for (const ev of [
-      h.events.status(a, "PENDING"),
-      h.events.status(b, "PENDING"),
-      h.events.status(b, "SUCCEEDED", "b done"),
-      h.events.status(a, "RUNNING"),
-      h.events.status(a, "SUCCEEDED", "a done"),
+      bai.events.status(a, "PENDING"),
+      bai.events.status(b, "PENDING"),
+      bai.events.status(b, "SUCCEEDED", "b done"),
+      bai.events.status(a, "RUNNING"),
+      bai.events.status(a, "SUCCEEDED", "a done"),
     ]) {
       await h.send(h.topics.status, ev);
     }
@@ -81,13 +82,11 @@ describe("harness (component, real broker)", () => {
   describe("an earlier test's events do not leak into a later test", () => {
     let earlier: AnyEvent;
     it("sends a status event", async () => {
-      const h = harness();
-      earlier = h.events.status(h.events.fetcher(), "SUCCEEDED");
+      earlier = bai.events.status(bai.events.fetcher(), "SUCCEEDED");
       await h.send(h.topics.status, earlier);
       await received(earlier.action_id, h.topics.status);
     });
     it("a loose predicate in the next test does not see it (look-back = this test's start)", async () => {
-      const h = harness();
       const err = await h
         .waitFor(h.topics.status, () => true, { description: "any status", timeoutMs: 300 })
         .then(
@@ -106,9 +105,8 @@ describe("harness (component, real broker)", () => {
   });
 
   it("waitForAll passes when every condition matched, in any order, across topics", async () => {
-    const h = harness();
-    const fetched = h.events.fetcher();
-    const wait = h.waitForAll([
+    const fetched = bai.events.fetcher();
+    const wait = h.waitForAll<[ExecutorEvent, StatusEvent]>([
       { topic: h.topics.executor, predicate: forAction(fetched.action_id), description: "executor event" },
       {
         topic: h.topics.status,
@@ -117,19 +115,18 @@ describe("harness (component, real broker)", () => {
       },
     ]);
     // The status arrives before the executor event: order does not matter.
-    await h.send(h.topics.status, h.events.status(fetched, "SUCCEEDED"));
-    await h.send(h.topics.executor, h.events.executor(fetched, { id: `b-${fetched.action_id}` }));
+    await h.send(h.topics.status, bai.events.status(fetched, "SUCCEEDED"));
+    await h.send(h.topics.executor, bai.events.executor(fetched, { id: `b-${fetched.action_id}` }));
     const [executed, status] = await wait;
     expect(executed.type).to.equal(h.topics.executor);
-    expect((status as StatusEvent).payload.status).to.equal("SUCCEEDED");
+    expect(status.payload.status).to.equal("SUCCEEDED");
   });
 
   it("waitForAll times out naming what matched, what did not, and what was seen for the test's ids", async () => {
-    const h = harness();
-    const fetched = h.events.fetcher();
-    const cmd = h.events.command("cancel", { target_action_id: fetched.action_id });
-    await h.send(h.topics.status, h.events.status(fetched, "PENDING", "queued"));
-    await h.send(h.topics.executor, h.events.executor(fetched, { id: "job-1" }));
+    const fetched = bai.events.fetcher();
+    const cmd = bai.events.command("cancel", { target_action_id: fetched.action_id });
+    await h.send(h.topics.status, bai.events.status(fetched, "PENDING", "queued"));
+    await h.send(h.topics.executor, bai.events.executor(fetched, { id: "job-1" }));
     // Both must have been read back before the wait starts: the test is about what the timeout
     // says of them, not about whether the broker delivers within 400 ms.
     await received(fetched.action_id, h.topics.status);
@@ -172,10 +169,9 @@ describe("harness (component, real broker)", () => {
   });
 
   it("a waiter registered after its message arrived still matches (buffer)", async () => {
-    const h = harness();
-    const fetched = h.events.fetcher();
-    const cmd = h.events.command("cancel", { target_action_id: fetched.action_id });
-    await h.send(h.topics.cmdReturn, h.events.commandReturn(cmd, 0, "canceled"));
+    const fetched = bai.events.fetcher();
+    const cmd = bai.events.command("cancel", { target_action_id: fetched.action_id });
+    await h.send(h.topics.cmdReturn, bai.events.commandReturn(cmd, 0, "canceled"));
     await received(cmd.action_id, h.topics.cmdReturn);
     // A 1 ms timeout: only a match found in the buffer, at registration, can beat it.
     const answer = await h.waitFor(h.topics.cmdReturn, responseTo(cmd), {
@@ -186,13 +182,12 @@ describe("harness (component, real broker)", () => {
   });
 
   it("keeps a timeline per id: sends and receipts, status and command answers included", async () => {
-    const h = harness();
-    const fetched = h.events.fetcher();
-    const cmd = h.events.command("cancel", { target_action_id: fetched.action_id });
+    const fetched = bai.events.fetcher();
+    const cmd = bai.events.command("cancel", { target_action_id: fetched.action_id });
     await h.send(h.topics.fetcher, fetched);
-    await h.send(h.topics.status, h.events.status(fetched, "PENDING"));
+    await h.send(h.topics.status, bai.events.status(fetched, "PENDING"));
     await h.send(h.topics.cmdSubmit, cmd);
-    await h.send(h.topics.cmdReturn, h.events.commandReturn(cmd, 0, "ok"));
+    await h.send(h.topics.cmdReturn, bai.events.commandReturn(cmd, 0, "ok"));
     for (const topic of [h.topics.fetcher, h.topics.status, h.topics.cmdSubmit, h.topics.cmdReturn]) {
       await received(fetched.action_id, topic);
     }
@@ -212,11 +207,10 @@ describe("harness (component, real broker)", () => {
   });
 
   it("collectArtifacts writes the timeline of a failed test to <artifacts>/<slug>/events.json, and runs added collectors", async () => {
-    const h = harness();
     const dir = mkdtempSync(path.join(tmpdir(), "inception-artifacts-"));
     try {
       const test = currentTest()!;
-      const ev = h.events.fetcher();
+      const ev = bai.events.fetcher();
       await h.send(h.topics.fetcher, ev);
       await h.waitFor(h.topics.fetcher, forAction(ev.action_id), { description: "echo" });
       const out = await collectArtifacts(
@@ -224,7 +218,7 @@ describe("harness (component, real broker)", () => {
         "Suite / A test: fails!",
         new Error("boom"),
         { ...settings(), artifactsDir: dir },
-        h,
+        h.kafka,
       );
       expect(out).to.equal(path.join(dir, test.slug));
       const doc = JSON.parse(readFileSync(path.join(out, "events.json"), "utf8"));
@@ -286,7 +280,8 @@ describe("harness (component, real broker)", () => {
       waitForLeaders: true,
     });
     await producer.connect();
-    const b = new EventBuilder(topics);
+    const profile = baiProfile(topics);
+    const b = profile.events;
     const sent: string[] = [];
     const produce = async (): Promise<void> => {
       const ev = b.fetcher();
@@ -298,7 +293,7 @@ describe("harness (component, real broker)", () => {
     const burst = (async () => {
       while (starting) await produce();
     })();
-    const h2 = await KafkaHarness.start({ ...s, topics });
+    const h2 = await KafkaHarness.start(s, profile);
     starting = false;
     await burst;
     await produce(); // after start: must be received
@@ -320,7 +315,7 @@ describe("harness (component, real broker)", () => {
 
   describe("cost per test", () => {
     it("joined the consumer group once for the whole run", () => {
-      const st = harness().stats();
+      const st = h.stats();
       console.log(
         `      harness start (connect, topics, join): ${st.startMs} ms; group joins: ${st.groupJoins}`,
       );
@@ -328,10 +323,9 @@ describe("harness (component, real broker)", () => {
     });
 
     it("a send -> waitFor round trip takes milliseconds (median of 20)", async () => {
-      const h = harness();
       const times: number[] = [];
       for (let i = 0; i < 20; i++) {
-        const ev = h.events.fetcher();
+        const ev = bai.events.fetcher();
         const t0 = process.hrtime.bigint();
         await h.send(h.topics.fetcher, ev);
         await h.waitFor(h.topics.fetcher, forAction(ev.action_id), { description: `echo ${i}` });
@@ -347,9 +341,8 @@ describe("harness (component, real broker)", () => {
     });
 
     it("a whole test body (build, send, wait) takes milliseconds, not seconds", async () => {
-      const h = harness();
       const t0 = Date.now();
-      const ev = h.events.fetcher();
+      const ev = bai.events.fetcher();
       await h.send(h.topics.fetcher, ev);
       await h.waitFor(h.topics.fetcher, forAction(ev.action_id), { description: "echo" });
       const ms = Date.now() - t0;

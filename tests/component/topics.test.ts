@@ -1,13 +1,16 @@
-// Any service's topics (HARNESS_TOPICS) and plain JSON events that are not the seed's envelope:
-// created when missing, read, sent to, waited on, and kept in the timelines by `request_id`.
+// The topics a harness is given (`harness({ topics })`, HARNESS_TOPICS) and plain JSON events of
+// any service: created when missing, read, sent to, waited on, and kept in the timelines by
+// `request_id`.
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, Producer } from "kafkajs";
 import {
   currentTest,
   fieldEquals,
+  harness,
   KafkaHarness,
   loadSettings,
+  newId,
   relatedIds,
   settings,
   SettingsError,
@@ -15,13 +18,37 @@ import {
   WaitTimeoutError,
 } from "../harness";
 
+// Declared as the file loads, so the root hook's harness reads it (created when missing).
+const root = harness({ topics: { echo: "inception.topics-test" } });
+
 interface FetchResult {
   request_id: string;
   status: "DONE" | "FAILED";
   reason?: string;
 }
 
-describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events", () => {
+describe("harness: the topics it is given, and plain JSON events", () => {
+  it("harness({ topics }) declared as the file loads: the suite's harness reads it; the handle is typed by it", async () => {
+    expect(root.topics.echo).to.equal("inception.topics-test");
+    expect(root.kafka.topics).to.include("inception.topics-test");
+    const id = newId("r");
+    await root.send(root.topics.echo, { request_id: id });
+    const got = await root.waitFor<{ request_id: string }>(root.topics.echo, fieldEquals("request_id", id), {
+      description: "the event back",
+    });
+    expect(got.request_id).to.equal(id);
+  });
+
+  it("harness({ topics }) inside a test, naming a topic the started harness does not read, fails at once", () => {
+    expect(() => harness({ topics: { late: "inception.declared-late" } })).to.throw(
+      /declared inception\.declared-late after the harness started reading .*inception\.topics-test.*: declare topics where the test file loads/,
+    );
+    // Topics it already reads are fine anywhere.
+    expect(harness({ topics: { again: "inception.topics-test" } }).topics.again).to.equal(
+      "inception.topics-test",
+    );
+  });
+
   it("settings: HARNESS_TOPICS is a comma-separated list, repeats dropped, bad names listed", () => {
     const s = loadSettings({
       KAFKA_BOOTSTRAP_SERVERS: "k:1",
@@ -46,8 +73,9 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
     expect(fieldEquals("request_id", "r-1")("not an object")).to.equal(false);
   });
 
-  describe("a harness with extra topics, against the broker", () => {
-    // A second harness reading two fresh topics besides its five (its own group join).
+  describe("a harness of its own, against the broker", () => {
+    // A second harness (its own group join) given one fresh topic as an argument and one through
+    // HARNESS_TOPICS.
     const suffix = randomUUID().slice(0, 8);
     const requests = `fetch.requests-${suffix}`;
     const results = `fetch.results-${suffix}`;
@@ -58,7 +86,7 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
     before(async function () {
       this.timeout(60_000);
       const s = settings();
-      h = await KafkaHarness.start({ ...s, extraTopics: [requests, results] });
+      h = await KafkaHarness.start({ ...s, extraTopics: [results] }, { topics: { requests } });
       kafka = new Kafka({
         clientId: "topics-test",
         brokers: s.kafkaBootstrapServers,
@@ -77,8 +105,8 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
       await admin.disconnect();
     });
 
-    it("creates the missing topics and reads them besides its five", async () => {
-      expect(h.allTopics).to.include.members([...Object.values(h.topics), requests, results]);
+    it("reads exactly the topics it is given, and creates them when missing", async () => {
+      expect(h.topics).to.deep.equal([requests, results]);
       const admin = kafka.admin();
       await admin.connect();
       try {
@@ -122,9 +150,9 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
     it("files an event without ids under the test (sent) or the run's timeline (received)", async () => {
       const marker = randomUUID();
       await h.send(requests, { marker, sent: true });
-      expect(
-        h.timeline(currentTest()!.clientId).map((e) => (e.event as { marker?: string }).marker),
-      ).to.include(marker);
+      expect(h.timeline(currentTest()!.id).map((e) => (e.event as { marker?: string }).marker)).to.include(
+        marker,
+      );
       await service.send({ topic: results, messages: [{ value: JSON.stringify({ marker }) }] });
       await h.waitFor(results, fieldEquals("marker", marker), { description: "the id-less event" });
       // Our own send comes back on its topic too, but on its own fetch: wait for it, do not assume it.
@@ -141,7 +169,7 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
       ]);
     });
 
-    it("a timeout on such a topic lists what arrived for the test's request ids, as JSON", async () => {
+    it("a timeout on such a topic says what it waited for, what arrived for the test's ids and what else arrived", async () => {
       const id = `r-${randomUUID()}`;
       await h.send(requests, { request_id: id, url: "ftp://nope" });
       const failed = { request_id: id, status: "FAILED", reason: "invalid request: url must be http(s)" };
@@ -150,28 +178,39 @@ describe("harness: other services' topics (HARNESS_TOPICS) and plain JSON events
       await h.waitFor<FetchResult>(results, (r) => r.request_id === id && r.status === "FAILED", {
         description: "result FAILED",
       });
-      const err = await h
+      // Long enough that the other message, sent after the waiter registered, is delivered
+      // inside the wait on any machine: the check is about what the timeout lists, not a race.
+      const waiting = h
         .waitFor<FetchResult>(results, (r) => r.request_id === id && r.status === "DONE", {
           description: "result DONE",
-          timeoutMs: 1_000,
+          timeoutMs: 5_000,
         })
         .then(
           () => undefined,
           (e: Error) => e,
         );
+      const other = { request_id: `r-other-${randomUUID()}`, status: "DONE" };
+      await service.send({ topic: results, messages: [{ value: JSON.stringify(other) }] });
+      const err = await waiting;
       expect(err).to.be.instanceOf(WaitTimeoutError);
       expect(err!.message).to.contain(`[NOT matched] result DONE (${results})`);
       expect(err!.message).to.contain(`${results} ${JSON.stringify(failed)}`);
+      expect(err!.message).to.match(
+        /1 other message\(s\) arrived on these topics during the wait, the last:\n.*/,
+      );
+      expect(err!.message).to.contain(`${results} ${JSON.stringify(other)}`);
     });
 
-    it("refuses to wait on a topic it does not read, naming HARNESS_TOPICS", async () => {
+    it("refuses to wait on a topic it does not read, saying how to declare it", async () => {
       const err = await h
         .waitFor("not.read", () => true, { description: "x", timeoutMs: 100 })
         .then(
           () => undefined,
           (e: Error) => e,
         );
-      expect(err?.message).to.match(/topic not\.read is not one the harness reads .*HARNESS_TOPICS/);
+      expect(err?.message).to.contain(
+        `topic not.read is not one the harness reads (${requests}, ${results}; declare it with harness({ topics })`,
+      );
     });
   });
 });

@@ -31,7 +31,7 @@ describe("local cluster made by the stack", () => {
     for (const n of nodes) expect(ready(n), `${n.metadata?.name} Ready`).to.equal(true);
   });
 
-  it("labels worker 1 and worker 2 like the seed", () => {
+  it("labels worker 1 and worker 2 with the BAI profile's node labels", () => {
     const workers = nodes.filter(
       (n) => !("node-role.kubernetes.io/control-plane" in (n.metadata?.labels ?? {})),
     );

@@ -11,10 +11,11 @@ import { randomUUID } from "node:crypto";
 export class TestContext {
   /** Epoch milliseconds when the test began. */
   readonly startedAt = Date.now();
-  /** The `client_id` of every event the test builds (one client per test). */
-  readonly clientId = `c-${randomUUID()}`;
-  /** Every id (action, parent action, client) the test used, in first-use order. */
-  readonly ids = new Set<string>([this.clientId]);
+  /** The test's own id: what its id-less sends are filed under (a profile may use it too, e.g.
+   *  the BAI profile as every event's `client_id`: one client per test). */
+  readonly id = `t-${randomUUID()}`;
+  /** Every id the test used (its own, and those of the events it built or sent), in first-use order. */
+  readonly ids = new Set<string>([this.id]);
 
   constructor(readonly title: string) {}
 

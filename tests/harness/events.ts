@@ -1,194 +1,40 @@
 /**
- * The seed system's wire format: JSON with snake_case keys, one envelope for every topic, the
- * envelope's `type` being the topic name. Types here mirror the seed's events exactly (same keys,
- * same optionality), so a test can build what a service would receive and read what it sends.
- *
- * `EventBuilder` makes events with fresh ids (a new `action_id` and `message_id` per event, the
- * current test's `client_id`) and registers those ids with the current test, so its timeline and
- * failure artifacts include them.
+ * What the harness knows about events without knowing the system under test: they are JSON
+ * objects, some top-level fields (ID_FIELDS) correlate them, and a profile (see `Profile`) can
+ * teach it a system's own ids, message keys and one-line summaries. The replaced system's
+ * (benchmark-ai, BAI) envelope is such a profile: `./profiles/bai`.
  */
-import { createHash, randomUUID } from "node:crypto";
-import { currentTest } from "./context";
+import { randomUUID } from "node:crypto";
 
-/** Topic names; the defaults are the seed's, tests get the configured ones from settings. */
-export interface Topics {
-  fetcher: string;
-  executor: string;
-  status: string;
-  cmdSubmit: string;
-  cmdReturn: string;
-}
-
-export const DEFAULT_TOPICS: Readonly<Topics> = Object.freeze({
-  fetcher: "BAI_APP_FETCHER",
-  executor: "BAI_APP_EXECUTOR",
-  status: "BAI_APP_STATUS",
-  cmdSubmit: "CMD_SUBMIT",
-  cmdReturn: "CMD_RETURN",
-});
-
-/** A service that handled the event, appended by each service on the way. */
-export interface VisitedService {
-  svc: string;
-  /** Epoch milliseconds. */
-  tstamp: number;
-  version: string;
-  node?: string | null;
-}
-
-/** The envelope every event shares. */
-export interface BaiEvent<P = unknown> {
-  action_id: string;
-  parent_action_id?: string | null;
-  message_id: string;
-  client_id: string;
-  client_version: string;
-  client_username: string;
-  authenticated: boolean;
-  /** Epoch milliseconds. */
-  tstamp: number;
-  visited: VisitedService[];
-  /** The topic name. */
-  type: string;
-  payload: P;
-}
-
-/** The benchmark descriptor as submitted (TOML source and its parsed form). */
-export interface BenchmarkDoc {
-  contents: Record<string, unknown>;
-  doc: string;
-  sha1: string;
-  descriptor_filename?: string | null;
-  verified?: boolean | null;
-}
-
-export type FetchedType = "FILE" | "DIRECTORY";
-/** The fetcher's per-item state (not the status-topic `Status`). */
-export type FetcherStatus = "PENDING" | "RUNNING" | "DONE" | "FAILED" | "CANCELED";
-
-export interface ContentSizeInfo {
-  total_size: number;
-  file_count: number;
-  max_size: number;
-}
-
-/** A data set or model: `src`/`path`/`id`/`md5` set by the user, the rest by the fetcher. */
-export interface DownloadableContent {
-  src: string;
-  path: string;
-  id?: string | null;
-  md5?: string | null;
-  dst?: string | null;
-  type?: FetchedType | null;
-  status?: FetcherStatus | null;
-  message?: string | null;
-  size_info?: ContentSizeInfo | null;
-}
-
-export interface FileSystemObject {
-  dst: string;
-}
-
-export interface FetcherPayload {
-  toml: BenchmarkDoc;
-  datasets: DownloadableContent[];
-  models?: DownloadableContent[];
-  scripts?: FileSystemObject[];
-}
-
-export interface BenchmarkJob {
-  id: string;
-  output?: string | null;
-  extras?: Record<string, unknown>;
-}
-
-export interface ExecutorPayload extends FetcherPayload {
-  job: BenchmarkJob;
-}
-
-export const STATUSES = [
-  "PENDING",
-  "RUNNING",
-  "FAILED",
-  "ERROR",
-  "INITIALIZING",
-  "SUCCEEDED",
-  "CANCELED",
-  "METRICS AVAILABLE",
-] as const;
-export type Status = (typeof STATUSES)[number];
-
-export interface StatusPayload {
-  message: string;
-  status: Status;
-  /** The event the status is about. */
-  src_event?: BaiEvent | null;
-}
-
-export interface CommandRequestPayload {
-  command: string;
-  args?: Record<string, string> | string[] | null;
-}
-
-export interface CommandResponsePayload {
-  return_code: number;
-  message: string;
-  cmd_submit: CommandRequestEvent;
-  return_value?: unknown;
-}
-
-export type FetcherEvent = BaiEvent<FetcherPayload>;
-export type ExecutorEvent = BaiEvent<ExecutorPayload>;
-export type StatusEvent = BaiEvent<StatusPayload>;
-export type CommandRequestEvent = BaiEvent<CommandRequestPayload>;
-export type CommandResponseEvent = BaiEvent<CommandResponsePayload>;
-
-/** Any event, as read off the wire. */
-export type AnyEvent = BaiEvent<unknown>;
+/** Topic names by role, e.g. `{ requests: "fetch.requests", results: "fetch.results" }`. */
+export type TopicMap = Readonly<Record<string, string>>;
 
 /**
- * Top-level fields that correlate events which are not the seed's envelope (any service's plain
- * JSON, e.g. `{"request_id": "r-1", …}`): their string values are ids like `action_id`.
+ * What a suite tells the harness about the system it tests. Only `topics` is required; the rest
+ * makes timelines, message keys and timeout messages speak the system's language.
  */
+export interface Profile<T extends TopicMap = TopicMap> {
+  /** The topics the harness reads (and creates when missing). */
+  readonly topics: T;
+  /** Every id an event concerns besides its top-level ID_FIELDS (indexes the timelines). */
+  readonly ids?: (event: unknown) => string[];
+  /** The Kafka key `send` gives an event; default: its first ID_FIELDS value. */
+  readonly key?: (event: unknown) => string | undefined;
+  /** One line about an event for timeout messages; undefined: the event's JSON. */
+  readonly summarize?: (event: unknown) => string | undefined;
+}
+
+/** Top-level fields whose string values are ids (any service's plain JSON, e.g. `{"request_id": "r-1", …}`). */
 export const ID_FIELDS: readonly string[] = ["request_id", "correlation_id"];
 
-/**
- * Every id an event concerns: its own action and parent action, the client, the source event of a
- * status, the command (and its string arguments, e.g. a cancel's target) of a command response,
- * and for any JSON object the top-level ID_FIELDS (`request_id`, `correlation_id`).
- * The timeline indexes events by these, so `timeline(actionId)` shows the status events and
- * command answers about that action too.
- */
+/** The event's top-level ID_FIELDS values. */
 export function relatedIds(event: unknown): string[] {
-  const ids = new Set<string>();
-  const envelope = (e: unknown): void => {
-    if (!isObject(e)) return;
-    for (const key of ["action_id", "parent_action_id", "client_id"]) {
-      const v = e[key];
-      if (typeof v === "string" && v !== "") ids.add(v);
-    }
-  };
-  envelope(event);
-  if (isObject(event)) {
-    for (const key of ID_FIELDS) {
-      const v = event[key];
-      if (typeof v === "string" && v !== "") ids.add(v);
-    }
-  }
-  if (isObject(event) && isObject(event.payload)) {
-    const p = event.payload;
-    envelope(p.src_event);
-    envelope(p.cmd_submit);
-    const cmd = isObject(p.cmd_submit) ? p.cmd_submit.payload : p;
-    if (isObject(cmd) && cmd.args != null && typeof cmd.command === "string") {
-      const args = Array.isArray(cmd.args) ? cmd.args : isObject(cmd.args) ? Object.values(cmd.args) : [];
-      for (const a of args) if (typeof a === "string" && a !== "") ids.add(a);
-    }
-  }
-  return [...ids];
+  if (!isObject(event)) return [];
+  const ids = ID_FIELDS.map((f) => event[f]).filter((v): v is string => typeof v === "string" && v !== "");
+  return [...new Set(ids)];
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
@@ -197,170 +43,13 @@ export function newId(prefix = "it"): string {
   return `${prefix}-${randomUUID()}`;
 }
 
-export interface EnvelopeOptions {
-  actionId?: string;
-  parentActionId?: string | null;
-  clientId?: string;
-  clientUsername?: string;
-  visited?: VisitedService[];
-}
-
-/**
- * Builds events for a set of topics. Every event gets a fresh `action_id` (unless given) and
- * `message_id`; `client_id` is the current test's (one client per test, like one user), so all
- * of a test's events and the objects services create for them share it.
- */
-export class EventBuilder {
-  constructor(
-    readonly topics: Topics = DEFAULT_TOPICS,
-    private readonly client = { version: "inception-harness", username: "inception" },
-  ) {}
-
-  /** The envelope around `payload` for topic `type`. */
-  envelope<P>(type: string, payload: P, o: EnvelopeOptions = {}): BaiEvent<P> {
-    const test = currentTest();
-    const event: BaiEvent<P> = {
-      action_id: o.actionId ?? newId("a"),
-      parent_action_id: o.parentActionId ?? null,
-      message_id: newId("m"),
-      client_id: o.clientId ?? test?.clientId ?? newId("c"),
-      client_version: this.client.version,
-      client_username: o.clientUsername ?? this.client.username,
-      authenticated: false,
-      tstamp: Date.now(),
-      visited: o.visited ?? [{ svc: "inception-harness", tstamp: Date.now(), version: this.client.version }],
-      type,
-      payload,
-    };
-    test?.track(...relatedIds(event));
-    return event;
-  }
-
-  /** What the fetcher publishes: a descriptor plus the data sets, models and scripts it fetched. */
-  fetcher(
-    o: EnvelopeOptions & {
-      descriptor?: string;
-      contents?: Record<string, unknown>;
-      datasets?: DownloadableContent[];
-      models?: DownloadableContent[];
-      scripts?: FileSystemObject[];
-    } = {},
-  ): FetcherEvent {
-    const doc = o.descriptor ?? "";
-    return this.envelope<FetcherPayload>(
-      this.topics.fetcher,
-      {
-        toml: {
-          contents: o.contents ?? {},
-          doc,
-          sha1: sha1(doc),
-          descriptor_filename: "descriptor.toml",
-          verified: true,
-        },
-        datasets: o.datasets ?? [],
-        models: o.models ?? [],
-        scripts: o.scripts ?? [],
-      },
-      o,
-    );
-  }
-
-  /** What the executor publishes once it created the job: the fetcher payload plus `job`. */
-  executor(from: FetcherEvent, job: BenchmarkJob, o: EnvelopeOptions = {}): ExecutorEvent {
-    return this.envelope<ExecutorPayload>(
-      this.topics.executor,
-      { ...from.payload, job },
-      { actionId: from.action_id, parentActionId: from.parent_action_id, clientId: from.client_id, ...o },
-    );
-  }
-
-  /** A status about `src` (same action id, like the seed's services send). */
-  status(src: AnyEvent, status: Status, message: string = status, o: EnvelopeOptions = {}): StatusEvent {
-    return this.envelope<StatusPayload>(
-      this.topics.status,
-      { message, status, src_event: src },
-      { actionId: src.action_id, parentActionId: src.parent_action_id, clientId: src.client_id, ...o },
-    );
-  }
-
-  /** A command on CMD_SUBMIT, e.g. `command("cancel", { target_action_id: id })`. */
-  command(
-    command: string,
-    args?: CommandRequestPayload["args"],
-    o: EnvelopeOptions = {},
-  ): CommandRequestEvent {
-    return this.envelope<CommandRequestPayload>(this.topics.cmdSubmit, { command, args: args ?? null }, o);
-  }
-
-  /** A service's answer to `cmd` on CMD_RETURN. */
-  commandReturn(
-    cmd: CommandRequestEvent,
-    returnCode: number,
-    message = "",
-    returnValue?: unknown,
-    o: EnvelopeOptions = {},
-  ): CommandResponseEvent {
-    return this.envelope<CommandResponsePayload>(
-      this.topics.cmdReturn,
-      { return_code: returnCode, message, cmd_submit: cmd, return_value: returnValue ?? null },
-      { actionId: cmd.action_id, clientId: cmd.client_id, ...o },
-    );
-  }
-}
-
-// --- predicates for waits: small, named, composable ------------------------------------------
-
-/** The event's own action is `actionId`. */
-export const forAction =
-  (actionId: string) =>
-  (e: AnyEvent): boolean =>
-    e.action_id === actionId;
-
-/** The event's parent action is `parentActionId` (e.g. a scheduled job's runs). */
-export const forParentAction =
-  (parentActionId: string) =>
-  (e: AnyEvent): boolean =>
-    e.parent_action_id === parentActionId;
-
-/** A status event about `actionId`, with status `status` when given. */
-export const statusOf =
-  (actionId: string, status?: Status) =>
-  (e: AnyEvent): boolean => {
-    const p = (e as StatusEvent).payload;
-    const about = e.action_id === actionId || p?.src_event?.action_id === actionId;
-    return about && (status === undefined || p?.status === status);
-  };
-
-/** The response to command `cmd` (matched by the command's message id, then action id). */
-export const responseTo =
-  (cmd: CommandRequestEvent) =>
-  (e: AnyEvent): boolean => {
-    const sub = (e as CommandResponseEvent).payload?.cmd_submit;
-    return (
-      sub?.message_id === cmd.message_id || (sub?.message_id === undefined && e.action_id === cmd.action_id)
-    );
-  };
-
 /** Any JSON object whose top-level `field` is `value`, e.g. `fieldEquals("request_id", id)`. */
 export const fieldEquals =
   (field: string, value: unknown) =>
   (e: unknown): boolean =>
     isObject(e) && e[field] === value;
 
-/** One line describing an event, for error messages and logs (a non-envelope event: its JSON). */
+/** One line describing an event: its JSON, cut at 200 characters. */
 export function summarize(e: unknown): string {
-  if (!isObject(e) || e.action_id === undefined) return JSON.stringify(e)?.slice(0, 200) ?? String(e);
-  const parts = [`action_id=${String(e.action_id)}`];
-  if (e.parent_action_id) parts.push(`parent_action_id=${String(e.parent_action_id)}`);
-  const p = isObject(e.payload) ? e.payload : {};
-  if (typeof p.status === "string") parts.push(`status=${p.status}`);
-  if (typeof p.command === "string") parts.push(`command=${p.command}`);
-  if (typeof p.return_code === "number") parts.push(`return_code=${p.return_code}`);
-  if (typeof p.message === "string" && p.message !== "") parts.push(`message=${JSON.stringify(p.message)}`);
-  if (isObject(p.job)) parts.push(`job.id=${String(p.job.id)}`);
-  return parts.join(" ");
-}
-
-function sha1(s: string): string {
-  return createHash("sha1").update(s).digest("hex");
+  return JSON.stringify(e)?.slice(0, 200) ?? String(e);
 }

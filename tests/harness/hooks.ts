@@ -2,7 +2,8 @@
  * Mocha root hooks for suites that use the harness (load with `"require": [..., "tests/harness/hooks.ts"]`):
  *
  * - before all: load settings (one error listing every bad variable) and start the suite's ONE
- *   Kafka harness (one consumer-group join for the whole run);
+ *   Kafka harness (one consumer-group join for the whole run) on the topics the loaded test files
+ *   declared with `harness({ topics })` (handle.ts);
  * - before each: begin the test's context (its ids, its start time);
  * - after each: when the test failed, run every artifact collector into
  *   `<ARTIFACTS_DIR>/<test title slug>/` — the built-in one writes `events.json`, the test's
@@ -18,6 +19,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import type { Context } from "mocha";
 import { beginTest, currentTest, endTest, TestContext } from "./context";
+import { declaredProfiles, useHarness } from "./handle";
 import { KafkaHarness } from "./kafka";
 import { loadSettings, Settings } from "./settings";
 
@@ -55,13 +57,6 @@ addArtifactCollector("events", async (a) => {
 });
 
 let suite: { settings: Settings; harness: KafkaHarness } | undefined;
-
-/** The suite's harness (started by the root hook). Throws outside a suite that loaded hooks.ts. */
-export function harness(): KafkaHarness {
-  if (!suite)
-    throw new Error("the Kafka harness is not started: load tests/harness/hooks.ts as a mocha root hook");
-  return suite.harness;
-}
 
 /** The suite's settings (loaded by the root hook). */
 export function settings(): Settings {
@@ -101,10 +96,13 @@ export const mochaHooks = {
     if (suite) return;
     const s = loadSettings();
     this.timeout(s.startTimeoutMs + 5_000);
-    const h = await KafkaHarness.start(s);
+    const h = await KafkaHarness.start(s, declaredProfiles());
     suite = { settings: s, harness: h };
+    useHarness(h);
     const st = h.stats();
-    console.log(`[harness] Kafka harness ready in ${st.startMs} ms (${s.kafkaBootstrapServers.join(",")})`);
+    console.log(
+      `[harness] Kafka harness ready in ${st.startMs} ms (${s.kafkaBootstrapServers.join(",")}; topics: ${h.topics.join(", ") || "none"})`,
+    );
   },
 
   beforeEach(this: Context): void {
@@ -130,6 +128,7 @@ export const mochaHooks = {
     if (!suite) return;
     const { harness: h, settings: st } = suite;
     suite = undefined;
+    useHarness(undefined);
     // The whole run's Kafka timeline goes with the run's artifacts, failed or not.
     mkdirSync(st.artifactsDir, { recursive: true });
     writeFileSync(path.join(st.artifactsDir, "timeline.json"), JSON.stringify(h.fullTimeline(), null, 2));

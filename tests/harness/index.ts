@@ -1,13 +1,18 @@
 /**
  * The test harness' public API. Start here: docs/harness.md.
  *
- *   import { harness, statusOf } from "../harness";
- *   const h = harness();                       // the suite's one Kafka harness (root hook)
- *   const ev = h.events.fetcher();             // fresh ids, registered with the current test
- *   await h.send(h.topics.fetcher, ev);
- *   await h.waitFor(h.topics.status, statusOf(ev.action_id, "SUCCEEDED"), { description: "run succeeded" });
+ *   import { fieldEquals, harness, newId } from "@inception/harness";
+ *   const h = harness({ topics: { requests: "fetch.requests", results: "fetch.results" } });
+ *   it("answers a request", async () => {
+ *     const id = newId("r");
+ *     await h.send(h.topics.requests, { request_id: id });
+ *     await h.waitFor(h.topics.results, fieldEquals("request_id", id), { description: "the result" });
+ *   });
+ *
+ * The replaced system's (BAI) topics and events are a profile: "@inception/harness/profiles/bai".
  */
 export * from "./events";
+export { harness, SuiteHarness } from "./handle";
 export * from "./settings";
 export { TestContext, currentTest, beginTest, endTest, slugify } from "./context";
 export {
@@ -22,7 +27,6 @@ export {
 export {
   addArtifactCollector,
   collectArtifacts,
-  harness,
   settings,
   type ArtifactCollector,
   type ArtifactContext,

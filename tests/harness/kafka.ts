@@ -1,16 +1,13 @@
 /**
  * The suite's one Kafka connection: ONE consumer (one group join per suite run, not per test)
- * reading every configured topic and routing each message to the waiters tests register.
+ * reading the topics it is given and routing each message to the waiters tests register.
+ * Suites get it through `harness({ topics })` (handle.ts); the root hook starts it.
  *
- *   const h = await KafkaHarness.start(settings);      // once, in the root hook
- *   await h.send(h.topics.fetcher, event);
- *   const st = await h.waitFor(h.topics.status, statusOf(id, "SUCCEEDED"), { description: "..." });
- *   const [ex, ok] = await h.waitForAll([{ topic, predicate, description }, ...]);
- *   h.timeline(actionId);                              // every event about the id, in order
- *
- * Any other service's topics (HARNESS_TOPICS) work the same way, with plain JSON values:
+ *   const h = await KafkaHarness.start(settings, { topics: { requests: "fetch.requests", results: "fetch.results" } });
  *   await h.send("fetch.requests", { request_id: id, url, bucket, key });
  *   await h.waitFor<Result>("fetch.results", fieldEquals("request_id", id), { description: "the result" });
+ *   const [a, b] = await h.waitForAll([{ topic, predicate, description }, ...]);
+ *   h.timeline(id);                                    // every event about the id, in order
  *
  * No message produced after `start()` begins is missed: the consumer (fresh group) is pointed at
  * each partition's end as read before it joined — not at "latest" when the join happens to
@@ -24,7 +21,7 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { Admin, Consumer, Kafka, logLevel, LogEntry, Producer } from "kafkajs";
 import { currentTest } from "./context";
-import { AnyEvent, EventBuilder, ID_FIELDS, relatedIds, summarize, Topics } from "./events";
+import { ID_FIELDS, Profile, relatedIds, summarize } from "./events";
 import { Settings } from "./settings";
 
 /** A message as the harness saw it (sent by the harness, or received from the broker). */
@@ -39,7 +36,7 @@ export interface TimelineEntry {
   /** Epoch milliseconds when the harness sent or received it. */
   at: number;
   /** The parsed JSON; undefined when the value was not JSON (see `raw`). */
-  event: AnyEvent | undefined;
+  event: unknown;
   /** The value as text when it was not JSON. */
   raw?: string;
   /** Set on a send the broker refused: why. */
@@ -48,12 +45,12 @@ export interface TimelineEntry {
 
 /**
  * Decides whether an event is the one awaited. Throwing fails the wait (a bug in the test). `E` is
- * what the test expects on the topic: an envelope type, or any JSON shape of another service.
+ * what the test expects on the topic: the JSON shape the service sends.
  */
-export type Predicate<E = AnyEvent> = (event: E, entry: TimelineEntry) => boolean;
+export type Predicate<E = unknown> = (event: E, entry: TimelineEntry) => boolean;
 
 /** One thing to wait for. `description` is what the timeout message calls it. */
-export interface Condition<E = AnyEvent> {
+export interface Condition<E = unknown> {
   topic: string;
   predicate: Predicate<E>;
   description: string;
@@ -95,11 +92,8 @@ interface Waiter {
 }
 
 export class KafkaHarness {
-  readonly topics: Topics;
-  /** Every topic the harness reads: `topics` and HARNESS_TOPICS (`settings.extraTopics`). */
-  readonly allTopics: readonly string[];
-  /** Builds events for the configured topics (fresh ids, registered with the current test). */
-  readonly events: EventBuilder;
+  /** Every topic the harness reads: its profiles' and HARNESS_TOPICS (`settings.extraTopics`). */
+  readonly topics: readonly string[];
   private readonly buffer: TimelineEntry[] = [];
   private readonly byId = new Map<string, TimelineEntry[]>();
   /** Entries concerning no id (e.g. plain JSON without ID_FIELDS, or not JSON): still in the run's timeline. */
@@ -116,23 +110,27 @@ export class KafkaHarness {
 
   private constructor(
     private readonly settings: Settings,
+    private readonly profiles: readonly Profile[],
     private readonly admin: Admin,
     private readonly producer: Producer,
     private readonly consumer: Consumer,
   ) {
-    this.topics = settings.topics;
-    this.allTopics = readTopics(settings);
-    this.events = new EventBuilder(settings.topics);
+    this.topics = readTopics(settings, profiles);
   }
 
   /**
-   * Connects, creates the configured topics when missing (1 partition, like the seed's services),
-   * pins a fresh consumer group at the topics' current ends, joins it once and starts routing.
-   * Resolves when the consumer has joined; kafkajs' own log goes to <ARTIFACTS_DIR>/kafka-client.log.
+   * Connects, creates its topics when missing (1 partition, replication 1), pins a fresh
+   * consumer group at the topics' current ends, joins it once and starts routing. Resolves when the consumer has joined; kafkajs' own log goes to
+   * <ARTIFACTS_DIR>/kafka-client.log. Its topics are exactly its profiles' and HARNESS_TOPICS;
+   * with none it only sends.
    */
-  static async start(settings: Settings, o: { createTopics?: boolean } = {}): Promise<KafkaHarness> {
+  static async start(
+    settings: Settings,
+    profiles: Profile | readonly Profile[],
+    o: { createTopics?: boolean } = {},
+  ): Promise<KafkaHarness> {
     const t0 = Date.now();
-    const topics = [...readTopics(settings)];
+    const list = "topics" in profiles ? [profiles] : profiles;
     const logFile = path.join(settings.artifactsDir, "kafka-client.log");
     mkdirSync(settings.artifactsDir, { recursive: true });
     const kafka = new Kafka({
@@ -153,7 +151,8 @@ export class KafkaHarness {
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     const groupId = `inception-harness-${randomUUID()}`;
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
-    const h = new KafkaHarness(settings, admin, producer, consumer);
+    const h = new KafkaHarness(settings, list, admin, producer, consumer);
+    const topics = [...h.topics];
 
     const deadline = withTimeout(settings.startTimeoutMs, () => {
       return `the Kafka harness did not start within ${settings.startTimeoutMs} ms (brokers ${settings.kafkaBootstrapServers.join(",")}; see ${logFile})`;
@@ -181,6 +180,7 @@ export class KafkaHarness {
             }
           }
           await producer.connect();
+          if (topics.length === 0) return;
           consumer.on(consumer.events.GROUP_JOIN, () => {
             h.stats_.groupJoins += 1;
           });
@@ -194,9 +194,9 @@ export class KafkaHarness {
           const running = consumer.run({
             eachMessage: async ({ topic, partition, message }) => {
               const raw = message.value?.toString("utf8") ?? "";
-              let event: AnyEvent | undefined;
+              let event: unknown;
               try {
-                event = JSON.parse(raw) as AnyEvent;
+                event = JSON.parse(raw);
               } catch {
                 event = undefined;
               }
@@ -231,20 +231,21 @@ export class KafkaHarness {
   }
 
   /**
-   * Publishes `event` — the seed's envelope or any JSON object — to `topic` (key: its client_id,
-   * like the seed; for other JSON its first ID_FIELDS value) and records it; resolves once the
-   * broker acknowledged it. Its ids (relatedIds) join the current test's; an event with no id at
-   * all is filed under the test's client id. Sends made at the same time (parallel tests, a test
-   * sending several events) share one produce request: the broker handles one request per
-   * connection at a time, so 20 separate requests cost ~10 times one request of 20 messages.
+   * Publishes `event` (any JSON object) to `topic` (key: what its profile says, else its first
+   * ID_FIELDS value) and records it; resolves once the broker acknowledged it. Its ids join the
+   * current test's; an event with no id at all is filed under the test's own id. Sends made at
+   * the same time (parallel tests, a test sending several events) share one produce request: the
+   * broker handles one request per connection at a time, so 20 separate requests cost ~10 times
+   * one request of 20 messages.
    */
-  async send(topic: string, event: AnyEvent | object): Promise<void> {
+  async send(topic: string, event: object): Promise<void> {
     const test = currentTest();
-    const ids = relatedIds(event);
+    const ids = this.idsOf(event);
     test?.track(...ids);
     const fields = event as Record<string, unknown>;
-    const key = [fields.client_id, ...ID_FIELDS.map((f) => fields[f])].find((v) => typeof v === "string") as
-      string | undefined;
+    const key = [...this.profiles.map((p) => p.key?.(event)), ...ID_FIELDS.map((f) => fields[f])].find(
+      (v) => typeof v === "string",
+    ) as string | undefined;
     // Recorded before the broker's answer: the service (or our own consumer) can see the event
     // before the producer's acknowledgement arrives, and the timeline must keep cause before effect.
     const entry: TimelineEntry = {
@@ -253,9 +254,9 @@ export class KafkaHarness {
       topic,
       key: key ?? null,
       at: Date.now(),
-      event: event as AnyEvent,
+      event,
     };
-    this.record(entry, ids.length === 0 && test ? [test.clientId] : []);
+    this.record(entry, ids.length === 0 && test ? [test.id] : []);
     try {
       await new Promise<void>((resolve, reject) => {
         this.outbox.push({
@@ -274,7 +275,7 @@ export class KafkaHarness {
   }
 
   /** Resolves with the first event on `topic` the predicate accepts; rejects on timeout. */
-  async waitFor<E = AnyEvent>(
+  async waitFor<E = unknown>(
     topic: string,
     predicate: Predicate<E>,
     o: WaitOptions & { description: string },
@@ -284,11 +285,11 @@ export class KafkaHarness {
   }
 
   /**
-   * Resolves when every condition has matched (in any order, like the seed's CombinedFilter),
+   * Resolves when every condition has matched (in any order),
    * with the matched events in the order of `conditions`. On timeout the error names what
    * matched, what did not, and lists what was seen on those topics for the test's ids.
    */
-  async waitForAll<R extends unknown[] = AnyEvent[]>(
+  async waitForAll<R extends unknown[] = unknown[]>(
     conditions: { [K in keyof R]: Condition<R[K]> },
     o: WaitOptions = {},
   ): Promise<R> {
@@ -296,9 +297,9 @@ export class KafkaHarness {
     const conds = conditions as unknown as Condition[];
     if (conds.length === 0) return [] as unknown as R;
     for (const c of conds) {
-      if (!this.allTopics.includes(c.topic)) {
+      if (!this.topics.includes(c.topic)) {
         throw new Error(
-          `cannot wait for "${c.description}": topic ${c.topic} is not one the harness reads (${this.allTopics.join(", ")}; add it to HARNESS_TOPICS)`,
+          `cannot wait for "${c.description}": topic ${c.topic} is not one the harness reads (${this.topics.join(", ") || "none"}; declare it with harness({ topics }) where the test file loads)`,
         );
       }
     }
@@ -335,7 +336,7 @@ export class KafkaHarness {
     return entries.map((e) => e.event) as unknown as R;
   }
 
-  /** Every event sent or received that concerns `id` (see relatedIds), in order. */
+  /** Every event sent or received that concerns `id` (its ID_FIELDS and its profile's ids), in order. */
   timeline(id: string): TimelineEntry[] {
     return [...(this.byId.get(id) ?? [])];
   }
@@ -413,9 +414,22 @@ export class KafkaHarness {
     for (const w of [...this.waiters]) this.offer(w, entry);
   }
 
+  /** Every id an event concerns: its top-level ID_FIELDS and what the profiles find. */
+  private idsOf(event: unknown): string[] {
+    return [...new Set([...relatedIds(event), ...this.profiles.flatMap((p) => p.ids?.(event) ?? [])])];
+  }
+
+  private summarize(event: unknown): string {
+    for (const p of this.profiles) {
+      const s = p.summarize?.(event);
+      if (s !== undefined) return s;
+    }
+    return summarize(event);
+  }
+
   private record(entry: TimelineEntry, fallbackIds: string[] = []): void {
     entry.seq = ++this.seq;
-    const ids = relatedIds(entry.event);
+    const ids = this.idsOf(entry.event);
     if (ids.length === 0) ids.push(...fallbackIds);
     if (ids.length === 0) {
       this.unindexed.push(entry);
@@ -481,22 +495,27 @@ export class KafkaHarness {
       `seen on ${topics.join(", ")} for this test's ids (${ids.length > 0 ? ids.join(", ") : "none registered"}):`,
     );
     if (mine.length === 0) lines.push("  (nothing)");
-    for (const e of mine.slice(-30)) lines.push(`  ${rel(e.at)} ${e.topic} ${summarize(e.event)}`);
+    const line = (e: TimelineEntry): string =>
+      `  ${rel(e.at)} ${e.topic} ${e.event === undefined ? `(not JSON) ${e.raw?.slice(0, 200)}` : this.summarize(e.event)}`;
+    for (const e of mine.slice(-30)) lines.push(line(e));
     if (mine.length > 30) lines.push(`  (${mine.length - 30} earlier not shown)`);
     const others = this.buffer.filter(
       (e) =>
         topics.includes(e.topic) &&
         e.at >= w.registeredAt &&
-        !relatedIds(e.event).some((id) => idSet.has(id)),
-    ).length;
-    lines.push(`(${others} other message(s) arrived on these topics during the wait)`);
+        !this.idsOf(e.event).some((id) => idSet.has(id)),
+    );
+    lines.push(
+      `${others.length} other message(s) arrived on these topics during the wait${others.length > 0 ? ", the last:" : ""}`,
+    );
+    for (const e of others.slice(-5)) lines.push(line(e));
     return lines.join("\n");
   }
 }
 
-/** The topics a harness reads: the five named ones and HARNESS_TOPICS, without repeats. */
-function readTopics(settings: Settings): string[] {
-  return [...new Set([...Object.values(settings.topics), ...(settings.extraTopics ?? [])])];
+/** The topics a harness reads: its profiles' and HARNESS_TOPICS, without repeats. */
+function readTopics(settings: Settings, profiles: readonly Profile[]): string[] {
+  return [...new Set([...profiles.flatMap((p) => Object.values(p.topics)), ...settings.extraTopics])];
 }
 
 /** Runs `fn` again (every 100 ms, up to 10 s) while it fails with an error Kafka calls retriable. */

@@ -5,11 +5,6 @@
  * | variable                  | meaning                                         | default               |
  * | ------------------------- | ----------------------------------------------- | --------------------- |
  * | KAFKA_BOOTSTRAP_SERVERS   | comma-separated host:port list                  | (required)            |
- * | TOPIC_FETCHER             | fetcher events (the executor's input)           | BAI_APP_FETCHER       |
- * | TOPIC_EXECUTOR            | executor events                                 | BAI_APP_EXECUTOR      |
- * | TOPIC_STATUS              | status events                                   | BAI_APP_STATUS        |
- * | TOPIC_CMD_SUBMIT          | commands                                        | CMD_SUBMIT            |
- * | TOPIC_CMD_RETURN          | command responses                               | CMD_RETURN            |
  * | HARNESS_TOPICS            | more topics to read (and create when missing), comma-separated | (none)   |
  * | S3_ENDPOINT               | mock S3 URL (http/https)                        | (none)                |
  * | WAIT_TIMEOUT_MS           | default timeout of one wait                     | 30000                 |
@@ -18,13 +13,14 @@
  * | ARTIFACTS_DIR             | where failed tests' artifacts go                | <cwd>/artifacts       |
  */
 import * as path from "node:path";
-import { DEFAULT_TOPICS, Topics } from "./events";
 
 export interface Settings {
   kafkaBootstrapServers: string[];
-  topics: Topics;
-  /** More topics the harness reads and creates when missing (HARNESS_TOPICS): any service's. */
-  extraTopics?: string[];
+  /**
+   * Topics the harness reads and creates when missing besides those suites declare with
+   * `harness({ topics })`: HARNESS_TOPICS, for a stack that names a suite's topics in its config.
+   */
+  extraTopics: string[];
   s3Endpoint: string | undefined;
   waitTimeoutMs: number;
   startTimeoutMs: number;
@@ -38,14 +34,6 @@ export class SettingsError extends Error {
     this.name = "SettingsError";
   }
 }
-
-const TOPIC_VARS: Record<keyof Topics, string> = {
-  fetcher: "TOPIC_FETCHER",
-  executor: "TOPIC_EXECUTOR",
-  status: "TOPIC_STATUS",
-  cmdSubmit: "TOPIC_CMD_SUBMIT",
-  cmdReturn: "TOPIC_CMD_RETURN",
-};
 
 /** Reads and validates the settings; throws a SettingsError naming every bad variable. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -67,16 +55,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
       problems.push(`KAFKA_BOOTSTRAP_SERVERS: "${s}" is not host:port`);
     }
-  }
-
-  const topics = { ...DEFAULT_TOPICS };
-  for (const [key, name] of Object.entries(TOPIC_VARS) as [keyof Topics, string][]) {
-    const v = get(name);
-    if (v === undefined) continue;
-    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(v)) {
-      problems.push(`${name}: "${v}" is not a valid Kafka topic name ([a-zA-Z0-9._-], 1 to 249 characters)`);
-    }
-    topics[key] = v;
   }
 
   const extraTopics: string[] = [];
@@ -119,7 +97,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     kafkaBootstrapServers: servers,
-    topics,
     extraTopics,
     s3Endpoint,
     waitTimeoutMs,

@@ -10,17 +10,18 @@ import {
   FetchRequest,
   FetchResult,
   readS3,
-  REQUESTS,
   RESULT_TIMEOUT_MS,
-  RESULTS,
   spawnedFor,
+  topics,
 } from "./support";
+
+// Declared as the file loads: the harness reads (and creates when missing) the fetcher's topics.
+const h = harness({ topics });
 
 /** Sends the request and waits for its result. */
 async function fetchFile(request: FetchRequest): Promise<FetchResult> {
-  const h = harness();
-  await h.send(REQUESTS, request);
-  return h.waitFor<FetchResult>(RESULTS, fieldEquals("request_id", request.request_id), {
+  await h.send(h.topics.requests, request);
+  return h.waitFor<FetchResult>(h.topics.results, fieldEquals("request_id", request.request_id), {
     description: `the result of ${request.request_id}`,
     timeoutMs: RESULT_TIMEOUT_MS,
   });

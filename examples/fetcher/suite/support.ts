@@ -24,14 +24,11 @@ export interface FetchResult {
   job: string;
 }
 
-export const REQUESTS = process.env.FETCH_REQUESTS_TOPIC?.trim() || "fetch.requests";
-export const RESULTS = process.env.FETCH_RESULTS_TOPIC?.trim() || "fetch.results";
-
-// The harness must read these topics (HARNESS_TOPICS). Test files are loaded before the root hook
-// starts the harness, so a stack that does not set HARNESS_TOPICS for the suite still works.
-const wanted = (process.env.HARNESS_TOPICS ?? "").split(",").map((t) => t.trim());
-for (const t of [REQUESTS, RESULTS]) if (!wanted.includes(t)) wanted.push(t);
-process.env.HARNESS_TOPICS = wanted.filter(Boolean).join(",");
+/** The fetcher's topics (named like the service's settings), for `harness({ topics })`. */
+export const topics = {
+  requests: process.env.FETCH_REQUESTS_TOPIC?.trim() || "fetch.requests",
+  results: process.env.FETCH_RESULTS_TOPIC?.trim() || "fetch.results",
+};
 
 /** Labels of the worker Jobs and pods the fetcher spawns. */
 export const spawnedFor = (requestId: string): Record<string, string> => ({

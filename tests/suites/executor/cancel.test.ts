@@ -1,26 +1,26 @@
 // A running Job is canceled by a command on CMD_SUBMIT: the answer on CMD_RETURN is 0, the action
-// is CANCELED, and the Job and its pod are gone (the seed's cancel test).
+// is CANCELED, and the Job and its pod are gone (BAI's cancel test).
 import { expect } from "chai";
+import { byAction, harness, kube } from "@inception/harness";
 import {
-  byAction,
+  bai,
   CommandResponseEvent,
-  harness,
-  kube,
   responseTo,
   statusOf,
   StatusEvent,
-} from "@inception/harness";
+} from "@inception/harness/profiles/bai";
 import { benchmark, POD_TIMEOUT_MS, SLEEP_60 } from "./support";
+
+const h = harness(bai);
 
 describe("executor: cancel", () => {
   it("cancels a running job: CMD_RETURN 0, status CANCELED, Job and pod gone", async () => {
-    const h = harness();
     const k = kube();
-    const run = h.events.fetcher(benchmark({ command: SLEEP_60 }));
+    const run = bai.events.fetcher(benchmark({ command: SLEEP_60 }));
     await h.send(h.topics.fetcher, run);
     await k.waitFor("pod", byAction(run.action_id), "running", { timeoutMs: POD_TIMEOUT_MS });
 
-    const cancel = h.events.command("cancel", { target_action_id: run.action_id });
+    const cancel = bai.events.command("cancel", { target_action_id: run.action_id });
     await h.send(h.topics.cmdSubmit, cancel);
     const [answer, canceled] = await h.waitForAll<[CommandResponseEvent, StatusEvent]>([
       { topic: h.topics.cmdReturn, predicate: responseTo(cancel), description: "the cancel's answer" },

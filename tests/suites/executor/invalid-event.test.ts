@@ -1,8 +1,11 @@
 // An event the executor cannot run is answered with status ERROR naming the problem, and nothing
 // is created in the cluster.
 import { expect } from "chai";
-import { byAction, harness, kube, statusOf, StatusEvent } from "@inception/harness";
+import { byAction, harness, kube } from "@inception/harness";
+import { bai, statusOf, StatusEvent } from "@inception/harness/profiles/bai";
 import { benchmark, toToml } from "./support";
+
+const h = harness(bai);
 
 describe("executor: invalid event", () => {
   const cases = [
@@ -19,9 +22,8 @@ describe("executor: invalid event", () => {
   ];
   for (const c of cases) {
     it(`answers ${c.name} with status ERROR and creates nothing`, async () => {
-      const h = harness();
       const k = kube();
-      const bad = h.events.fetcher(c.descriptor());
+      const bad = bai.events.fetcher(c.descriptor());
       await h.send(h.topics.fetcher, bad);
       const error = await h.waitFor<StatusEvent>(h.topics.status, statusOf(bad.action_id, "ERROR"), {
         description: "status ERROR",

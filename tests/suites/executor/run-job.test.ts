@@ -1,15 +1,17 @@
 // A fetcher event becomes a Job `b-<action_id>` whose pod succeeds; the executor reports it with
-// an executor event and status SUCCEEDED (the seed's test_produce_fetcher_event / run job).
+// an executor event and status SUCCEEDED (BAI's run-job test: a fetcher event produced, a job run).
 import { expect } from "chai";
 import type { V1Job } from "@kubernetes/client-node";
-import { byAction, ExecutorEvent, forAction, harness, kube, statusOf, StatusEvent } from "@inception/harness";
+import { byAction, harness, kube } from "@inception/harness";
+import { bai, ExecutorEvent, forAction, statusOf, StatusEvent } from "@inception/harness/profiles/bai";
 import { benchmark, POD_TIMEOUT_MS } from "./support";
+
+const h = harness(bai);
 
 describe("executor: run a job", () => {
   it("creates the Job, reports it (executor event + SUCCEEDED) and its pod succeeds", async () => {
-    const h = harness();
     const k = kube();
-    const run = h.events.fetcher(benchmark({ command: "echo hello from the inception suite" }));
+    const run = bai.events.fetcher(benchmark({ command: "echo hello from the inception suite" }));
     await h.send(h.topics.fetcher, run);
 
     const [job] = await k.waitFor<V1Job>("job", byAction(run.action_id), "exists");

@@ -1,21 +1,21 @@
 // A descriptor with a schedule becomes a CronJob; its first run (a Job labelled parent-action-id)
 // is reported with an executor event and SUCCEEDED carrying parent_action_id; a cascading cancel
-// removes the CronJob and its runs (the seed's scheduled-job test).
+// removes the CronJob and its runs (BAI's scheduled-job test).
 import { expect } from "chai";
+import { byAction, byParentAction, harness, kube } from "@inception/harness";
 import {
   AnyEvent,
-  byAction,
-  byParentAction,
+  bai,
   CommandResponseEvent,
   ExecutorEvent,
   forParentAction,
-  harness,
-  kube,
   responseTo,
   statusOf,
   StatusEvent,
-} from "@inception/harness";
+} from "@inception/harness/profiles/bai";
 import { benchmark, POD_TIMEOUT_MS } from "./support";
+
+const h = harness(bai);
 
 /**
  * Cron fires at the next minute boundary (up to 60 s after the CronJob exists: the wall clock
@@ -26,9 +26,8 @@ const FIRST_RUN_TIMEOUT_MS = 60_000 + POD_TIMEOUT_MS;
 describe("executor: scheduled job", () => {
   it("creates a CronJob, reports its first run (parent_action_id) and cancels it with its runs", async function () {
     this.timeout(FIRST_RUN_TIMEOUT_MS + 60_000);
-    const h = harness();
     const k = kube();
-    const sched = h.events.fetcher(benchmark({ command: "echo scheduled run", schedule: "*/1 * * * *" }));
+    const sched = bai.events.fetcher(benchmark({ command: "echo scheduled run", schedule: "*/1 * * * *" }));
     const id = sched.action_id;
     await h.send(h.topics.fetcher, sched);
 
@@ -50,7 +49,7 @@ describe("executor: scheduled job", () => {
     expect(executed.action_id).to.not.equal(id);
     await k.waitFor("job", byParentAction(id), "exists");
 
-    const cancel = h.events.command("cancel", { target_action_id: id, cascade: "true" });
+    const cancel = bai.events.command("cancel", { target_action_id: id, cascade: "true" });
     await h.send(h.topics.cmdSubmit, cancel);
     const answer = await h.waitFor<CommandResponseEvent>(h.topics.cmdReturn, responseTo(cancel), {
       description: "the cascading cancel's answer",

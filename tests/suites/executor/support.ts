@@ -1,6 +1,6 @@
 /**
  * What the executor suite's tests share: the image their benchmark Jobs run and the descriptors
- * they send (as the seed's fetcher did: the TOML source and its parsed table).
+ * they send (as BAI's fetcher did: the TOML source and its parsed table).
  *
  * JOB_IMAGE must already be in the cluster's nodes — the Jobs use imagePullPolicy IfNotPresent and
  * nothing can be pulled here — and have /bin/sh, echo and sleep. Default: inception/node:22 (the
@@ -23,7 +23,7 @@ export interface DescriptorOptions {
   image?: string;
 }
 
-/** `{ descriptor, contents }` for `h.events.fetcher(...)`: the TOML and the same as a table. */
+/** `{ descriptor, contents }` for `bai.events.fetcher(...)`: the TOML and the same as a table. */
 export function benchmark(o: DescriptorOptions): { descriptor: string; contents: Record<string, unknown> } {
   const contents = {
     info: { description: "inception executor suite", scheduling: o.schedule ?? "single_run" },

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import type { V1Job } from "@kubernetes/client-node";
 import { ApiException } from "@kubernetes/client-node";
-import { CommandResponseEvent, EventBuilder, ExecutorEvent, StatusEvent } from "../../harness/events";
+import { CommandResponseEvent, EventBuilder, ExecutorEvent, StatusEvent } from "../../harness/profiles/bai";
 import { DEFAULT_TOPICS } from "../../../services/executor/src/config";
 import {
   Executor,
@@ -343,7 +343,7 @@ describe("executor: cancel", () => {
     expect(messages[4]).to.match(/payload.command must be a non-empty string/);
   });
 
-  it("reads the seed's args and a list form", () => {
+  it("reads BAI's args and a list form", () => {
     expect(
       parseCancelArgs({ command: "cancel", args: { target_action_id: "a", cascade: true } }),
     ).to.deep.equal({ target: "a", cascade: true });

@@ -1,6 +1,6 @@
 /** The executor's input side: envelopes, the TOML subset, descriptors, settings. */
 import { expect } from "chai";
-import { EventBuilder } from "../../harness/events";
+import { EventBuilder } from "../../harness/profiles/bai";
 import { ConfigError, loadConfig } from "../../../services/executor/src/config";
 import { DescriptorError, isCron, parseDescriptor } from "../../../services/executor/src/descriptor";
 import { InvalidEvent, decode, derive } from "../../../services/executor/src/events";
@@ -180,7 +180,7 @@ describe("executor: descriptors", () => {
 });
 
 describe("executor: settings", () => {
-  it("has the seed's defaults", () => {
+  it("has BAI's defaults", () => {
     const c = loadConfig({ KAFKA_BOOTSTRAP_SERVERS: "kafka.ns.svc:9092", POD_NAMESPACE: "ns" });
     expect(c).to.deep.include({
       brokers: ["kafka.ns.svc:9092"],
