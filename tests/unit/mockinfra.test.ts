@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DEFAULT_BUCKETS, DEFAULT_TOPICS } from "../../infra/mockconfig";
+import { DEFAULT_BUCKETS, DEFAULT_TOPICS } from "../../infra/config";
 import { MOCK_IMAGES } from "../../infra/mock/images";
 import { Registered, runStack, runStackExpectingError } from "./stack";
 
@@ -74,6 +74,7 @@ describe("mock infra", () => {
       zookeeper_connect: "zookeeper.inception-local.svc.cluster.local:2181",
       s3_endpoint: "http://s3.inception-local.svc.cluster.local:7070",
       s3_endpoint_external: "http://localhost:7070",
+      s3_region: "us-east-1",
       s3_buckets: DEFAULT_BUCKETS.join(","),
       s3_access_key: "inception",
       data_server_url: "http://data-server.inception-local.svc.cluster.local:8080",
