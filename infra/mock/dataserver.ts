@@ -1,4 +1,4 @@
-/** The seed's "internet" mock: an HTTP server serving files given in config. */
+/** The replaced system's "internet" mock: an HTTP server serving files given in config. */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";

@@ -1,4 +1,4 @@
-/** A standalone ZooKeeper for services that keep state in it (the seed's did). */
+/** A standalone ZooKeeper for services that keep state in it (the replaced system's did). */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";

@@ -30,7 +30,7 @@ async function withEnv<T>(name: string, value: string, f: () => Promise<T>): Pro
 }
 
 describe("mock infra", () => {
-  it("runs Kafka in KRaft mode with an in-cluster and a host listener, and the seed's topics", async () => {
+  it("runs Kafka in KRaft mode with an in-cluster and a host listener, and the replaced system's topics", async () => {
     const run = await runStack("local", {});
     const props = (byName(run.of("kubernetes:core/v1:ConfigMap"), "kafka-config")!.inputs.data as Obj)[
       "server.properties"

@@ -53,7 +53,7 @@ function kubeconfig(
 }
 
 describe("stage local", () => {
-  it("declares a kind cluster with the seed's node labels, a provider and a namespace", async () => {
+  it("declares a kind cluster with the bai profile's node labels, a provider and a namespace", async () => {
     const run = await runStack("local", {});
     const kinds = run.of(COMMAND).filter((c) => c.name === "cluster-kind");
     expect(kinds).to.have.length(1);
