@@ -8,25 +8,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { SERVICES_AFFINITY } from "./mock/common";
-import { OUTPUTS_CONFIGMAP } from "./mock";
+import { EXECUTOR_OUTPUTS_ENV, EXECUTOR_RULES } from "./config";
+import { OUTPUTS_CONFIGMAP } from "./contract";
 import { PublishTarget, PublishedImage } from "./publish";
 
-/** What the executor does in its namespace: manage benchmark Jobs and CronJobs, read their pods. */
-export const EXECUTOR_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
-  {
-    apiGroups: ["batch"],
-    resources: ["jobs", "cronjobs"],
-    verbs: ["create", "get", "list", "watch", "delete"],
-  },
-  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
-];
-
-/** Outputs ConfigMap keys the executor reads, by environment variable. */
-export const EXECUTOR_CONFIGMAP_ENV: Record<string, string> = {
-  KAFKA_BOOTSTRAP_SERVERS: "kafka_bootstrap_servers",
-  KAFKA_TOPICS: "kafka_topics",
-};
+/** The reference executor's rules and outputs, defined once in the config schema. */
+export { EXECUTOR_RULES };
+export const EXECUTOR_CONFIGMAP_ENV: Record<string, string> = EXECUTOR_OUTPUTS_ENV;
 
 export const DEFAULT_SERVICE_CONTEXT = "services/executor";
 
@@ -51,8 +39,10 @@ export interface ServiceUnderTestArgs {
   imagePrefix?: string;
   /** Number of pods. Defaults to 1. */
   replicas?: number;
-  /** Node selector of the pods. Defaults to none (pods prefer `node.type=bai-services-cheap` nodes, like the mock infra). */
+  /** Node selector of the pods. Defaults to none. */
   nodeSelector?: Record<string, string>;
+  /** Preferred placement when there is no node selector (the profile's nodes, like the mock infra). Defaults to none. */
+  affinity?: k8s.types.input.core.v1.Affinity;
   /** Name of the outputs ConfigMap; pass MockInfra's `outputsConfigMap` so the service waits for the mocks. Defaults to "outputs-infrastructure". */
   outputsConfigMap?: pulumi.Input<string>;
   /** Environment variables taken from the outputs ConfigMap: variable → key. Defaults to the executor's (KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPICS). */
@@ -152,7 +142,11 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               serviceAccountName: sa.metadata.name,
-              ...(args.nodeSelector ? { nodeSelector: args.nodeSelector } : { affinity: SERVICES_AFFINITY }),
+              ...(args.nodeSelector
+                ? { nodeSelector: args.nodeSelector }
+                : args.affinity
+                  ? { affinity: args.affinity }
+                  : {}),
               containers: [
                 {
                   name: svc,

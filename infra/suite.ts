@@ -7,6 +7,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { podEnvironment } from "./contract";
 import type { SuiteConfig } from "./suiteconfig";
 
 export const SUITE_RUN_LABEL = "inception.dev/suite-run";
@@ -49,18 +50,6 @@ export interface SuiteRunArgs {
   /** Endpoints (and JOB_IMAGE) the host runner uses instead of the in-cluster ones. Defaults to none. */
   hostEnv?: pulumi.Input<Record<string, string>>;
 }
-
-/** The endpoints the harness reads, from the outputs ConfigMap keys (infra/mock/index.ts). */
-const ENV_FROM_OUTPUTS: Record<string, string> = {
-  KAFKA_BOOTSTRAP_SERVERS: "kafka_bootstrap_servers",
-  S3_ENDPOINT: "s3_endpoint",
-  S3_BUCKETS: "s3_buckets",
-  S3_ACCESS_KEY: "s3_access_key",
-  DATA_SERVER_URL: "data_server_url",
-  DATA_SERVER_FILES: "data_server_files",
-  CRDS: "crds",
-  ZOOKEEPER_CONNECT: "zookeeper_connect",
-};
 
 export class SuiteRun extends pulumi.ComponentResource {
   /** `{passed, failed, pending, durationMs, failures}` of this run. */
@@ -155,22 +144,10 @@ export class SuiteRun extends pulumi.ComponentResource {
                     imagePullPolicy: "IfNotPresent",
                     env: [
                       ...Object.entries(settings).map(([k, v]) => ({ name: k, value: v })),
-                      {
-                        name: "S3_SECRET_KEY",
-                        valueFrom: {
-                          secretKeyRef: {
-                            name: "outputs-infrastructure-secrets",
-                            key: "s3_secret_key",
-                            optional: true,
-                          },
-                        },
-                      },
                       // Jobs the tests ask the service to run use an image the cluster already has.
                       { name: "JOB_IMAGE", value: args.image },
-                      ...Object.entries(ENV_FROM_OUTPUTS).map(([k, key]) => ({
-                        name: k,
-                        valueFrom: { configMapKeyRef: { name: args.outputsConfigMap, key, optional: true } },
-                      })),
+                      // The mock infra's endpoints and secrets, as the contract table names them.
+                      ...podEnvironment(args.outputsConfigMap),
                     ],
                     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
                   },

@@ -2,19 +2,25 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
-/** Mock infra prefers the cheap-services nodes (the BAI profile's node labels), and runs anywhere when there are none. */
-export const SERVICES_AFFINITY: k8s.types.input.core.v1.Affinity = {
-  nodeAffinity: {
-    preferredDuringSchedulingIgnoredDuringExecution: [
-      {
-        weight: 100,
-        preference: {
-          matchExpressions: [{ key: "node.type", operator: "In", values: ["bai-services-cheap"] }],
+/**
+ * The preferred placement of the mock infra and the services: nodes with the profile's label
+ * (`inception:profile`), anywhere when there are none; undefined when the profile names none.
+ */
+export function servicesAffinity(
+  node: { key: string; value: string } | undefined,
+): k8s.types.input.core.v1.Affinity | undefined {
+  if (node === undefined) return undefined;
+  return {
+    nodeAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          preference: { matchExpressions: [{ key: node.key, operator: "In", values: [node.value] }] },
         },
-      },
-    ],
-  },
-};
+      ],
+    },
+  };
+}
 
 /**
  * Stateless mocks have nothing to drain, and python's http.server ignores SIGTERM: without this

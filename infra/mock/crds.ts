@@ -1,5 +1,5 @@
 /**
- * CustomResourceDefinitions installed without an operator (BAI installed MPIJob's), so a
+ * CustomResourceDefinitions installed without an operator (the replaced system installed MPIJob's), so a
  * service that creates such objects can be tested. CRDs are cluster-scoped. On a shared cluster
  * several stacks declare the same CRD: server-side apply lets each apply it (identical fields are
  * co-owned; a different definition of the same name is a field conflict, reported by the API

@@ -1,13 +1,7 @@
-/** The replaced system's (BAI's) "internet" mock: an HTTP server serving files given in config. */
+/** The replaced system's "internet" mock: an HTTP server serving files given in config. */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  SERVICES_AFFINITY,
-  MOCK_TERMINATION_GRACE_SECONDS,
-  mockLabels,
-  mockService,
-  serviceHost,
-} from "./common";
+import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";
 
 export const DATA_SERVER_PORT = 8080;
 
@@ -16,6 +10,8 @@ export interface DataServerArgs {
   namespace: string;
   /** Server image (see images.ts); must have python3. */
   image: pulumi.Input<string>;
+  /** Preferred placement (the profile's nodes). Defaults to none. */
+  affinity?: k8s.types.input.core.v1.Affinity;
   /** Files served, path → content. */
   files: Record<string, string>;
 }
@@ -53,7 +49,7 @@ export class DataServer extends pulumi.ComponentResource {
           template: {
             metadata: { labels },
             spec: {
-              affinity: SERVICES_AFFINITY,
+              ...(args.affinity ? { affinity: args.affinity } : {}),
               terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
               containers: [
                 {

@@ -4,7 +4,7 @@
  * scripts/mock-images.sh (toolchain), for air-gapped hosts; the stack publishes them to the cluster.
  * Both sets honour the same contract (paths and commands used by the components).
  */
-import type { ImageSet } from "../mockconfig";
+import type { ImageSet } from "../config";
 
 export type MockImage = "kafka" | "zookeeper" | "s3" | "dataServer";
 

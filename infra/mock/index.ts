@@ -1,20 +1,27 @@
 /**
  * The mock infrastructure: the enabled pieces, their images made available to the cluster, and one
  * ConfigMap with every endpoint under stable keys, the way real infrastructure outputs would give
- * them (BAI's `outputs-infrastructure`).
+ * them (the replaced system's `outputs-infrastructure`). Its keys are those of the contract table
+ * (infra/contract.ts); the secret ones go to a Secret beside it.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { MockInfraConfig } from "../mockconfig";
+import type { MockInfraConfig } from "../config";
+import { MOCK_CONTRACT, MockEndpoints, OUTPUTS_CONFIGMAP, OUTPUTS_SECRET } from "../contract";
 import { PublishTarget, PublishedImage } from "../publish";
-import { MockCrds } from "./crds";
+import { CrdDocument, MockCrds } from "./crds";
 import { DataServer } from "./dataserver";
 import { MOCK_IMAGES, MockImage } from "./images";
 import { Kafka } from "./kafka";
 import { S3Mock } from "./s3";
 import { ZooKeeper } from "./zookeeper";
 
-export const OUTPUTS_CONFIGMAP = "outputs-infrastructure";
+export { OUTPUTS_CONFIGMAP };
+export type { MockEndpoints };
+export { servicesAffinity } from "./common";
+
+/** The region S3 clients sign for: versitygw's default. */
+export const S3_REGION = "us-east-1";
 
 export interface MockInfraArgs {
   /** Namespace of every mock (already created by the caller). */
@@ -25,8 +32,12 @@ export interface MockInfraArgs {
   publishTo: PublishTarget | undefined;
   /** Repository prefix for pushed images. Defaults to "inception". */
   imagePrefix?: string;
+  /** The CRD manifests of `config.crds`, read by the preflight. Defaults to none. */
+  crds?: CrdDocument[];
   /** Secret key of the S3 mock's root user. */
   s3SecretKey: pulumi.Input<string>;
+  /** Preferred placement of every mock (the profile's nodes). Defaults to none. */
+  affinity?: k8s.types.input.core.v1.Affinity;
   /**
    * Publish Kafka's external listener and S3 as NodePorts for the host (kind maps them to
    * localhost). Off on a shared cluster: NodePorts are cluster-wide and two stacks would collide.
@@ -39,24 +50,6 @@ export interface MockInfraArgs {
    */
   sharedCluster?: boolean;
 }
-
-/** Keys of the outputs ConfigMap (stable: services and suites read them). */
-export type MockEndpoints = Partial<
-  Record<
-    | "kafka_bootstrap_servers"
-    | "kafka_bootstrap_servers_external"
-    | "kafka_topics"
-    | "s3_endpoint"
-    | "s3_endpoint_external"
-    | "s3_buckets"
-    | "s3_access_key"
-    | "zookeeper_connect"
-    | "data_server_url"
-    | "data_server_files"
-    | "crds",
-    string
-  >
->;
 
 export class MockInfra extends pulumi.ComponentResource {
   /** Every endpoint; resolves once all enabled mocks are Ready. */
@@ -88,7 +81,7 @@ export class MockInfra extends pulumi.ComponentResource {
     if (c.kafka.enabled) {
       const kafka = new Kafka(
         `${name}-kafka`,
-        { namespace: ns, image: image("kafka"), config: c.kafka, exposeOnHost },
+        { namespace: ns, image: image("kafka"), config: c.kafka, exposeOnHost, affinity: args.affinity },
         child,
       );
       ready.push(kafka.ready);
@@ -97,34 +90,50 @@ export class MockInfra extends pulumi.ComponentResource {
       endpoints.kafka_topics = c.kafka.topics.map((t) => t.name).join(",");
     }
     if (c.zookeeper.enabled) {
-      const zk = new ZooKeeper(`${name}-zookeeper`, { namespace: ns, image: image("zookeeper") }, child);
+      const zk = new ZooKeeper(
+        `${name}-zookeeper`,
+        { namespace: ns, image: image("zookeeper"), affinity: args.affinity },
+        child,
+      );
       ready.push(zk.ready);
       endpoints.zookeeper_connect = zk.connect;
     }
     if (c.s3.enabled) {
       const s3 = new S3Mock(
         `${name}-s3`,
-        { namespace: ns, image: image("s3"), config: c.s3, secretKey: args.s3SecretKey, exposeOnHost },
+        {
+          namespace: ns,
+          image: image("s3"),
+          config: c.s3,
+          secretKey: args.s3SecretKey,
+          exposeOnHost,
+          affinity: args.affinity,
+        },
         child,
       );
       ready.push(s3.ready);
       endpoints.s3_endpoint = s3.endpoint;
       if (exposeOnHost) endpoints.s3_endpoint_external = s3.externalEndpoint;
+      endpoints.s3_region = S3_REGION;
       endpoints.s3_buckets = c.s3.buckets.join(",");
       endpoints.s3_access_key = c.s3.accessKey;
     }
     if (c.dataServer.enabled) {
       const data = new DataServer(
         `${name}-data-server`,
-        { namespace: ns, image: image("dataServer"), files: c.dataServer.files },
+        { namespace: ns, image: image("dataServer"), files: c.dataServer.files, affinity: args.affinity },
         child,
       );
       ready.push(data.ready);
       endpoints.data_server_url = data.url;
       endpoints.data_server_files = Object.keys(c.dataServer.files).sort().join(",");
     }
-    if (c.crds.length > 0) {
-      const crds = new MockCrds(`${name}-crds`, { crds: c.crds, shared: args.sharedCluster ?? false }, child);
+    if ((args.crds ?? []).length > 0) {
+      const crds = new MockCrds(
+        `${name}-crds`,
+        { crds: args.crds ?? [], shared: args.sharedCluster ?? false },
+        child,
+      );
       endpoints.crds = crds.names.join(",");
     }
 
@@ -141,15 +150,32 @@ export class MockInfra extends pulumi.ComponentResource {
       },
       child,
     );
-    if (c.s3.enabled) {
+    const secrets: Record<string, pulumi.Input<string>> = c.s3.enabled
+      ? { s3_secret_key: args.s3SecretKey }
+      : {};
+    if (Object.keys(secrets).length > 0) {
       new k8s.core.v1.Secret(
         `${name}-outputs-secrets`,
         {
-          metadata: { name: `${OUTPUTS_CONFIGMAP}-secrets`, namespace: ns },
-          stringData: { s3_secret_key: args.s3SecretKey },
+          metadata: {
+            name: OUTPUTS_SECRET,
+            namespace: ns,
+            labels: { "app.kubernetes.io/part-of": "inception-mock-infra" },
+          },
+          stringData: secrets,
         },
         child,
       );
+    }
+    // The contract is the one list of keys: a key it lacks, or a secret in the ConfigMap, is a bug here.
+    for (const k of Object.keys(endpoints)) {
+      const entry = MOCK_CONTRACT.find((e) => e.key === k || e.hostKey === k);
+      if (entry === undefined || entry.secret)
+        throw new Error(`outputs key ${k} is not a non-secret contract entry`);
+    }
+    for (const k of Object.keys(secrets)) {
+      if (!MOCK_CONTRACT.some((e) => e.key === k && e.secret))
+        throw new Error(`secret ${k} is not in the contract`);
     }
     this.endpoints = outputs.data.apply(() => endpoints);
     this.outputsConfigMap = outputs.metadata.name;

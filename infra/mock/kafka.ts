@@ -6,8 +6,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { KafkaConfig } from "../mockconfig";
-import { SERVICES_AFFINITY, mockLabels, mockService, serviceHost } from "./common";
+import type { KafkaConfig } from "../config";
+import { mockLabels, mockService, serviceHost } from "./common";
 
 export const KAFKA_INTERNAL_PORT = 9092;
 export const KAFKA_EXTERNAL_PORT = 9094;
@@ -22,6 +22,8 @@ export interface KafkaArgs {
   namespace: string;
   /** Broker image (see images.ts). */
   image: pulumi.Input<string>;
+  /** Preferred placement (the profile's nodes). Defaults to none. */
+  affinity?: k8s.types.input.core.v1.Affinity;
   /** Validated Kafka settings. */
   config: KafkaConfig;
   /** Host name the external listener is advertised with. Defaults to "localhost". */
@@ -150,7 +152,7 @@ export class Kafka extends pulumi.ComponentResource {
               annotations: { "inception.dev/config-hash": props.metadata.resourceVersion },
             },
             spec: {
-              affinity: SERVICES_AFFINITY,
+              ...(args.affinity ? { affinity: args.affinity } : {}),
               securityContext: { fsGroup: 1000 },
               containers: [
                 {

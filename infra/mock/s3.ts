@@ -4,14 +4,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { S3Config } from "../mockconfig";
-import {
-  SERVICES_AFFINITY,
-  MOCK_TERMINATION_GRACE_SECONDS,
-  mockLabels,
-  mockService,
-  serviceHost,
-} from "./common";
+import type { S3Config } from "../config";
+import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";
 
 export const S3_PORT = 7070;
 
@@ -20,6 +14,8 @@ export interface S3MockArgs {
   namespace: string;
   /** Gateway image (see images.ts). */
   image: pulumi.Input<string>;
+  /** Preferred placement (the profile's nodes). Defaults to none. */
+  affinity?: k8s.types.input.core.v1.Affinity;
   /** Validated S3 settings. */
   config: S3Config;
   /** Secret key of the root user (a Pulumi secret). */
@@ -75,7 +71,7 @@ export class S3Mock extends pulumi.ComponentResource {
           template: {
             metadata: { labels },
             spec: {
-              affinity: SERVICES_AFFINITY,
+              ...(args.affinity ? { affinity: args.affinity } : {}),
               terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
               containers: [
                 {

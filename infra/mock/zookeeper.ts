@@ -1,13 +1,7 @@
-/** A standalone ZooKeeper for services that keep state in it (BAI's did). */
+/** A standalone ZooKeeper for services that keep state in it (the replaced system's did). */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  SERVICES_AFFINITY,
-  MOCK_TERMINATION_GRACE_SECONDS,
-  mockLabels,
-  mockService,
-  serviceHost,
-} from "./common";
+import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";
 
 export const ZOOKEEPER_PORT = 2181;
 
@@ -16,6 +10,8 @@ export interface ZooKeeperArgs {
   namespace: string;
   /** Server image (see images.ts); must have zkServer.sh on PATH. */
   image: pulumi.Input<string>;
+  /** Preferred placement (the profile's nodes). Defaults to none. */
+  affinity?: k8s.types.input.core.v1.Affinity;
 }
 
 export const ZOO_CFG = `tickTime=2000
@@ -54,7 +50,7 @@ export class ZooKeeper extends pulumi.ComponentResource {
           template: {
             metadata: { labels },
             spec: {
-              affinity: SERVICES_AFFINITY,
+              ...(args.affinity ? { affinity: args.affinity } : {}),
               terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
               containers: [
                 {

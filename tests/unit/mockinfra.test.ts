@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DEFAULT_BUCKETS, DEFAULT_TOPICS } from "../../infra/mockconfig";
+import { DEFAULT_BUCKETS, DEFAULT_TOPICS } from "../../infra/config";
 import { MOCK_IMAGES } from "../../infra/mock/images";
 import { Registered, runStack, runStackExpectingError } from "./stack";
 
@@ -30,7 +30,7 @@ async function withEnv<T>(name: string, value: string, f: () => Promise<T>): Pro
 }
 
 describe("mock infra", () => {
-  it("runs Kafka in KRaft mode with an in-cluster and a host listener, and the BAI profile's topics", async () => {
+  it("runs Kafka in KRaft mode with an in-cluster and a host listener, and the replaced system's topics", async () => {
     const run = await runStack("local", {});
     const props = (byName(run.of("kubernetes:core/v1:ConfigMap"), "kafka-config")!.inputs.data as Obj)[
       "server.properties"
@@ -74,6 +74,7 @@ describe("mock infra", () => {
       zookeeper_connect: "zookeeper.inception-local.svc.cluster.local:2181",
       s3_endpoint: "http://s3.inception-local.svc.cluster.local:7070",
       s3_endpoint_external: "http://localhost:7070",
+      s3_region: "us-east-1",
       s3_buckets: DEFAULT_BUCKETS.join(","),
       s3_access_key: "inception",
       data_server_url: "http://data-server.inception-local.svc.cluster.local:8080",

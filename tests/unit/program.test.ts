@@ -1,30 +1,59 @@
 import { expect } from "chai";
 import * as fs from "fs";
+import * as http from "http";
+import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { clusterUnreachable } from "../../infra/config";
+import { KubeConfig } from "@kubernetes/client-node";
+import { apiServerProblem } from "../../infra/preflight";
 import { FAKE_KUBECONFIG, runStack, runStackExpectingError } from "./stack";
+
+/** An API server that answers the preflight's version request (set while the devo tests run). */
+let apiServer: string | undefined;
+
+async function fakeApiServer(answer: boolean): Promise<{ url: string; close: () => void }> {
+  const server = http.createServer((req, res) => {
+    if (!answer) return; // holds the request: the preflight must give up by itself
+    res.setHeader("content-type", "application/json");
+    res.end(
+      req.url === "/version" ? JSON.stringify({ major: "1", minor: "34", gitVersion: "v1.34.4" }) : "{}",
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
 
 const COMMAND = "command:local:Command";
 const PROVIDER = "pulumi:providers:kubernetes";
 const NODE_PATCH = "kubernetes:core/v1:NodePatch";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
 
-function kubeconfig(current: string, contexts: string[], server = "https://127.0.0.1:6443"): string {
+function kubeconfig(
+  current: string,
+  contexts: string[],
+  server = apiServer ?? "https://127.0.0.1:1",
+): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-kc-"));
   const file = path.join(dir, "config");
   const ctx = contexts.map((c) => `- name: ${c}\n  context: {cluster: c1, user: u1}`).join("\n");
   fs.writeFileSync(
     file,
     `apiVersion: v1\nkind: Config\ncurrent-context: ${current}\n` +
-      `clusters:\n- name: c1\n  cluster: {server: "${server}"}\n` +
+      `clusters:\n- name: c1\n  cluster: {server: "${server}", insecure-skip-tls-verify: true}\n` +
       `users:\n- name: u1\n  user: {token: t}\ncontexts:\n${ctx}\n`,
   );
   return file;
 }
 
 describe("stage local", () => {
-  it("declares a kind cluster with the BAI profile's node labels, a provider and a namespace", async () => {
+  it("declares a kind cluster with the bai profile's node labels, a provider and a namespace", async () => {
     const run = await runStack("local", {});
     const kinds = run.of(COMMAND).filter((c) => c.name === "cluster-kind");
     expect(kinds).to.have.length(1);
@@ -119,6 +148,16 @@ describe("stage local", () => {
 });
 
 describe("stage devo", () => {
+  let api: { url: string; close: () => void };
+  before(async () => {
+    api = await fakeApiServer(true);
+    apiServer = api.url;
+  });
+  after(() => {
+    apiServer = undefined;
+    api.close();
+  });
+
   it("uses the kubeconfig's context, declares no kind resources and touches no node", async () => {
     const file = kubeconfig("ci", ["ci", "other"]);
     const run = await runStack("devo", {
@@ -176,11 +215,38 @@ describe("stage devo", () => {
     expect(Object.keys(endpoints).filter((k) => k.endsWith("_external"))).to.deep.equal([]);
   });
 
-  it("names an unreachable API server before anything is declared", function () {
-    this.timeout(20000);
+  it("names an unreachable API server before anything is declared", async () => {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    const problem = clusterUnreachable(kubeconfig("ci", ["ci"], "https://127.0.0.1:1"), "ci");
-    expect(problem).to.match(/^API server https:\/\/127\.0\.0\.1:1 is unreachable: .*ECONNREFUSED/);
+    const file = kubeconfig("ci", ["ci"], "https://127.0.0.1:1");
+    const { error, resources } = await runStackExpectingError("devo", {
+      "inception:cluster": { kubeconfig: file, context: "ci" },
+      "inception:images": { registry: "registry.local:5000" },
+    });
+    expect(error.name).to.equal("ConfigError");
+    expect(error.message).to.match(/^stack config failed its preflight checks \(1 problem\)/);
+    expect(error.message).to.match(
+      /inception:cluster\.context is "ci", whose API server https:\/\/127\.0\.0\.1:1 is unreachable: .*ECONNREFUSED/,
+    );
+    expect(error.message).to.contain(`fix: kubectl --kubeconfig ${file} --context ci version`);
+    expect(resources).to.have.length(0);
+  });
+
+  it("gives up on an API server that does not answer, after the timeout", async () => {
+    const silent = await fakeApiServer(false);
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig("ci", ["ci"], silent.url));
+      const started = Date.now();
+      const problem = await apiServerProblem(kc, 300);
+      expect(problem).to.equal(
+        `API server ${silent.url} is unreachable: no answer within 0.3 s (is the cluster up, and is this its kubeconfig?)`,
+      );
+      expect(Date.now() - started).to.be.below(5000);
+      kc.loadFromFile(kubeconfig("ci", ["ci"]));
+      expect(await apiServerProblem(kc, 5000)).to.equal(undefined);
+    } finally {
+      silent.close();
+    }
   });
 
   it("labels only the nodes named in config", async () => {

@@ -52,6 +52,7 @@ async function deploy(extra: Partial<ServiceUnderTestArgs> = {}) {
     namespace: "inception-local",
     publishTo: { type: "kind", clusterName: "inception", clusterIdentity: "id-1" },
     context: tempContext(),
+    affinity: { nodeAffinity: {} },
     ...extra,
   });
   const ready = await settled(svc.ready);
@@ -87,10 +88,12 @@ describe("service under test", () => {
     );
     const role = of("kubernetes:rbac.authorization.k8s.io/v1:Role")[0];
     expect(role.inputs.rules).to.deep.equal(EXECUTOR_RULES);
-    const rules = EXECUTOR_RULES as { resources: string[]; verbs: string[] }[];
-    expect(rules[0].resources).to.deep.equal(["jobs", "cronjobs"]);
-    expect(rules[0].verbs).to.include.members(["create", "get", "list", "watch", "delete"]);
-    expect(rules[1]).to.deep.include({ resources: ["pods"], verbs: ["get", "list"] });
+    // What services/executor/src/kube.ts and watch.ts call, and pods read-only.
+    expect(EXECUTOR_RULES).to.deep.equal([
+      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
+      { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["create", "get", "list", "delete"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    ]);
     const binding = of("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")[0];
     expect(binding.inputs.roleRef).to.deep.include({ kind: "Role", name: "executor" });
     expect(binding.inputs.subjects).to.deep.equal([

@@ -24,8 +24,6 @@ function isSecretValue(v: unknown): v is { value: unknown } {
 
 // Under mocks nothing is built: skip `npm ci` of the image build contexts (infra/service.ts).
 process.env.INCEPTION_SKIP_PREPARE = "1";
-// The fake kubeconfigs of devo tests name no real API server (clusterUnreachable has its own test).
-process.env.INCEPTION_SKIP_CLUSTER_CHECK = "1";
 
 export const FAKE_TESTS = { passed: 5, failed: 0, pending: 0, durationMs: 1000, failures: [] };
 
@@ -66,26 +64,33 @@ export interface StackRun {
   of(type: string): Registered[];
 }
 
-/** Sets mocks and config, then imports infra/index.ts afresh. */
+/** Sets mocks and config (`secretKeys`: keys held as secrets), then imports infra/index.ts afresh. */
 async function importProgram(
   stack: string,
   config: Record<string, unknown>,
-): Promise<{ mocks: RecordingMocks; load: () => Record<string, unknown> }> {
+  secretKeys: string[] = [],
+): Promise<{ mocks: RecordingMocks; load: () => Promise<Record<string, unknown>> }> {
   const mocks = new RecordingMocks();
   await pulumi.runtime.setMocks(mocks, "inception", stack, false);
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
-  pulumi.runtime.setAllConfig(raw);
+  pulumi.runtime.setAllConfig(raw, secretKeys);
   const infra = path.resolve(__dirname, "../../infra") + path.sep;
   for (const k of Object.keys(require.cache)) if (k.startsWith(infra)) delete require.cache[k];
+  // The program is an async function (its preflight awaits the API server); Pulumi calls it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return { mocks, load: () => require("../../infra/index") as Record<string, unknown> };
+  const program = require("../../infra/index") as () => Promise<Record<string, unknown>>;
+  return { mocks, load: () => program() };
 }
 
 /** Runs infra/index.ts as stack `stack` with `config` (keys like "inception:cluster"). */
-export async function runStack(stack: string, config: Record<string, unknown>): Promise<StackRun> {
-  const { mocks, load } = await importProgram(stack, config);
-  const mod = load();
+export async function runStack(
+  stack: string,
+  config: Record<string, unknown>,
+  secretKeys: string[] = [],
+): Promise<StackRun> {
+  const { mocks, load } = await importProgram(stack, config, secretKeys);
+  const mod = await load();
   const exports: Record<string, unknown> = {};
   const secretExports: string[] = [];
   // The exports resolve only after the resources they come from were registered with the mocks.
@@ -107,10 +112,11 @@ export async function runStack(stack: string, config: Record<string, unknown>): 
 export async function runStackExpectingError(
   stack: string,
   config: Record<string, unknown>,
+  secretKeys: string[] = [],
 ): Promise<{ error: Error; resources: Registered[] }> {
-  const { mocks, load } = await importProgram(stack, config);
+  const { mocks, load } = await importProgram(stack, config, secretKeys);
   try {
-    load();
+    await load();
   } catch (e) {
     return { error: e as Error, resources: mocks.resources };
   }

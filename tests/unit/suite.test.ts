@@ -178,7 +178,7 @@ describe("services under test and the suite run", () => {
     [
       "suite dir without tests",
       { "inception:suite": { dir: "docs" } },
-      'inception:suite.dir is "docs", which holds no *.test.ts or *.test.js file',
+      'inception:suite.dir is "docs", which holds no test file matching suite.spec (**/*.{test,spec}.{ts,js,mjs,cjs})',
     ],
     [
       "suite dir outside the project",
