@@ -21,7 +21,6 @@ stack="${INCEPTION_E2E_STACK:-local-e2e}"
 cluster="inception-e2e"
 work="$INCEPTION_ROOT/.inception/e2e"
 rm -rf "$work" && mkdir -p "$work"
-. scripts/stack.sh
 select_stack "$stack"
 pulumi config set --stack "$stack" inception:stage local
 pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
@@ -104,6 +103,7 @@ pulumi config rm --stack "$stack" --path inception:suite.grep
 pulumi config set --stack "$stack" --path inception:suite.runner host
 scripts/up.sh "$stack" >"$work/up-host.log" 2>&1 || { tail -n 40 "$work/up-host.log"; die "the host runner's run failed"; }
 pulumi stack output --stack "$stack" --json >"$work/outputs-host.json"
+# shellcheck disable=SC2016 # JavaScript: its $ is not the shell's
 node -e '
   const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   if (!(o.tests && o.tests.failed === 0 && o.tests.passed >= 5)) { console.error("host runner results:", JSON.stringify(o.tests)); process.exit(1); }
