@@ -150,7 +150,7 @@ export = async () => {
       suiteConfig.runner === "host"
         ? new PublishedImage(
             "job-image",
-            { name: "node", image: "inception/node:22", target: publishTo, prefix: config.images.prefix },
+            { name: "node", image: "inception/node:24", target: publishTo, prefix: config.images.prefix },
             { provider: cluster.provider },
           ).ref
         : pulumi.output("");

@@ -10,7 +10,6 @@ cd "$INCEPTION_ROOT"
 stack="${1:-local}"
 [ $# -gt 0 ] && shift
 scripts/toolchain.sh --check || die "the toolchain is not built: run 'npm run toolchain' (or 'npm run up') first"
-. "$INCEPTION_ROOT/scripts/stack.sh"
 select_stack "$stack"
 kind_cluster=$(pulumi stack output --stack "$stack" kindCluster 2>/dev/null || true)
 if [ -n "$kind_cluster" ] && kind get clusters 2>/dev/null | grep -qx "$kind_cluster"; then

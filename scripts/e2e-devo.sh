@@ -36,7 +36,7 @@ teardown() {
   done
   kind delete cluster --name "$cluster" >>"$work/teardown.log" 2>&1 || true
   scripts/registry.sh stop >>"$work/teardown.log" 2>&1 || true
-  [ "$rc" -eq 0 ] && say "e2e:devo: PASSED" || say "e2e:devo: FAILED (logs in $work)"
+  if [ "$rc" -eq 0 ]; then say "e2e:devo: PASSED"; else say "e2e:devo: FAILED (logs in $work)"; fi
   exit "$rc"
 }
 trap teardown EXIT
@@ -69,7 +69,6 @@ kind create cluster --name "$cluster" --config "$work/kind.yaml" --image "$(scri
   { tail -n 20 "$work/kind.log"; die "kind create cluster failed"; }
 say "e2e:devo: cluster up in $(($(date +%s) - t0))s"
 
-. scripts/stack.sh
 configure() { # STACK KUBECONFIG PASSWORD
   local s=$1
   select_stack "$s"
@@ -100,10 +99,10 @@ wrong_context_refused() {
 }
 
 unreachable_named() {
-  sed 's#server: https://.*#server: https://127.0.0.1:1#' "$work/kubeconfig" >"$work/kubeconfig-dead"
+  sed 's#server: https://.*#server: https://127.0.0.1:2#' "$work/kubeconfig" >"$work/kubeconfig-dead"
   configure devo-e2e-a "$work/kubeconfig-dead" "$registry_password"
   if up devo-e2e-a "$work/up-unreachable.log"; then die "up passed against an unreachable cluster"; fi
-  grep -q "API server https://127.0.0.1:1 is unreachable" "$work/up-unreachable.log" ||
+  grep -q "API server https://127.0.0.1:2 is unreachable" "$work/up-unreachable.log" ||
     { tail -n 20 "$work/up-unreachable.log"; die "the unreachable-cluster failure does not say so"; }
   [ "$(namespaces)" = "$(cat "$work/namespaces-before")" ] || die "a refused up left namespaces behind"
 }

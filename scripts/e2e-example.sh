@@ -14,7 +14,6 @@ stack="local-example"
 cluster="inception-example"
 work="$INCEPTION_ROOT/.inception/e2e-example"
 rm -rf "$work" && mkdir -p "$work"
-. scripts/stack.sh
 select_stack "$stack"
 # Pulumi.<stack>.yaml = the example's config + stage + cluster name (the stack's salt kept).
 node -e '

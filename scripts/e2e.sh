@@ -9,7 +9,7 @@
 # (Kafka listener, S3 port, CRD object, Kafka pod kill), the suite Job past its deadline (a suite
 # that only waits, tests/fixtures/hold-suite: the deadline ends it on any cluster), rerun
 # "always", and the host runner. npm test runs --full (then e2e-example.sh and e2e-devo.sh).
-# Each check is a step (scripts/stack.sh e2e_step): a failed step is named and the independent
+# Each check is a step (scripts/lib.sh e2e_step): a failed step is named and the independent
 # steps after it still run; only a failed first up stops the run (every step stands on it).
 # Always tears down, even on failure. Needs the toolchain (npm run toolchain).
 set -euo pipefail
@@ -24,7 +24,6 @@ stack="${INCEPTION_E2E_STACK:-local-e2e}"
 cluster="inception-e2e"
 work="$INCEPTION_ROOT/.inception/e2e"
 rm -rf "$work" && mkdir -p "$work"
-. scripts/stack.sh
 select_stack "$stack"
 pulumi config set --stack "$stack" inception:stage local
 pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
@@ -133,6 +132,7 @@ host_runner() {
   pulumi config set --stack "$stack" --path inception:suite.runner host
   scripts/up.sh "$stack" >"$work/up-host.log" 2>&1 || { tail -n 40 "$work/up-host.log"; die "the host runner's run failed"; }
   pulumi stack output --stack "$stack" --json >"$work/outputs-host.json"
+  # shellcheck disable=SC2016 # JavaScript: its $ is not the shell's
   node -e '
     const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     if (!(o.tests && o.tests.failed === 0 && o.tests.passed >= 5)) { console.error("host runner results:", JSON.stringify(o.tests)); process.exit(1); }

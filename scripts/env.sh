@@ -1,9 +1,12 @@
 # shellcheck shell=bash
-# Sourced by every script: where the caches live and how Pulumi runs offline.
-# Caches live outside the checkout so CI's fresh clone and later sessions reuse them.
+# Sourced by every script: where the caches live, how Pulumi runs offline, which Node.js runs, and
+# the shared functions (scripts/lib.sh). Caches live outside the checkout so CI's fresh clone and
+# later sessions reuse them.
 
 INCEPTION_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export INCEPTION_ROOT
+# shellcheck source=lib.sh
+. "$INCEPTION_ROOT/scripts/lib.sh"
 export INCEPTION_CACHE="${INCEPTION_CACHE:-$HOME/.cache/inception}"
 
 # The toolchain directory is keyed by the pinned versions file.
@@ -31,9 +34,12 @@ export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$INCEPTION_ROOT/.incepti
 export INCEPTION_LOCAL_PASSPHRASE="inception-local"
 
 # Tools the toolchain built (or linked from PATH) come first.
-export PATH="$INCEPTION_TOOLCHAIN/bin:$PATH"
+path_first "$INCEPTION_TOOLCHAIN/bin"
 
-# Prints a line with the time since the script started.
-_inception_t0=$(date +%s)
-say() { printf '[inception %4ss] %s\n' "$(($(date +%s) - _inception_t0))" "$*"; }
-die() { printf '[inception] ERROR: %s\n' "$*" >&2; exit 1; }
+# The host's Node.js is the images' (images/versions.env), from the same PyPI wheel, in a directory
+# of its own (host_node installs it: npm run up, npm run toolchain, CI). When present it comes
+# before every other node, so the Pulumi program, the hook and the tests run on it, whichever node
+# started `npm run`.
+NODE_WHEEL_VERSION="$(sed -n 's/^NODE_WHEEL_VERSION=//p' "$INCEPTION_ROOT/images/versions.env")"
+export INCEPTION_HOST_NODE="$INCEPTION_CACHE/node/$NODE_WHEEL_VERSION"
+[ ! -x "$INCEPTION_HOST_NODE/bin/node" ] || path_first "$INCEPTION_HOST_NODE/bin"

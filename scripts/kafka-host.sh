@@ -118,7 +118,7 @@ start() {
     return 0
   fi
   fetch
-  local t0 ports port cport cluster_id
+  local t0 port cport cluster_id
   t0=$(date +%s%N)
   rm -rf "$RUN_DIR"
   mkdir -p "$RUN_DIR/data"

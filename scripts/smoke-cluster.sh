@@ -127,6 +127,7 @@ step "kube-system: CoreDNS, kube-proxy, CNI running"
 k -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null || fail "coredns not available"
 k -n kube-system rollout status daemonset/kube-proxy --timeout=120s >/dev/null || fail "kube-proxy not rolled out"
 k -n kube-system rollout status daemonset/kindnet --timeout=120s >/dev/null || fail "CNI (kindnet) not rolled out"
+# shellcheck disable=SC2016 # awk's $3, expanded by neither shell
 poll 60 bash -c '! kubectl -n kube-system get pods --no-headers | awk "\$3 != \"Running\"" | grep -q .' ||
   fail "kube-system pods not all Running: $(k -n kube-system get pods --no-headers | awk '$3 != "Running"')"
 done_step "$(k -n kube-system get pods --no-headers | wc -l) pods Running"

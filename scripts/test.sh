@@ -8,7 +8,7 @@
 set -uo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
-cd "$INCEPTION_ROOT"
+cd "$INCEPTION_ROOT" || exit
 
 passed=0 failed=0 status=0
 failed_names=()

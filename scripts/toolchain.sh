@@ -39,36 +39,7 @@ esac
 mkdir -p "$BIN" "$PLUGIN_BIN" "$WORK" "$LOGS" "$STAMPS" "$GOMODCACHE" "$GOCACHE"
 [ -n "${start_services:-}" ] || rm -f "$TC/complete"
 
-# stamp NAME VALUE: true when step NAME already ran with VALUE.
-stamped() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
-stamp() { printf '%s' "$2" >"$STAMPS/$1"; }
-
-# step NAME: prints the step's start and, on return, its elapsed time.
-step_start() { _step_name="$1"; _step_t0=$(date +%s); say "── $1"; }
-step_done() { say "   $_step_name: $1 ($(($(date +%s) - _step_t0))s)"; }
-
-# run_logged NAME LOG CMD...: runs a long command with its output in LOG and a progress line every
-# 30 s (elapsed time, packages compiled so far), so a cold build never looks hung.
-run_logged() {
-  local name="$1" log="$2"
-  shift 2
-  "$@" >"$log" 2>&1 &
-  local pid=$! t0 rc
-  t0=$(date +%s)
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "   $name: still running, $(($(date +%s) - t0))s, $(wc -l <"$log") log lines, last: $(tail -n 1 "$log" | cut -c1-90)"
-    fi
-  done
-  wait "$pid" && rc=0 || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    tail -n 40 "$log" >&2
-    die "$name failed (exit $rc); full log: $log"
-  fi
-}
-
-# on_path_version TOOL CMD...: prints the version the first TOOL on PATH (outside $BIN) reports.
+# on_path TOOL: prints the path of the first TOOL on PATH outside $BIN.
 on_path() {
   local tool="$1" p
   p=$(PATH="${PATH//$BIN:/}" command -v "$tool" 2>/dev/null) || return 1
@@ -88,13 +59,20 @@ ensure_docker() {
   say "   starting dockerd (log: $INCEPTION_CACHE/dockerd.log)"
   mkdir -p "$INCEPTION_CACHE"
   nohup dockerd >"$INCEPTION_CACHE/dockerd.log" 2>&1 &
-  local i
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && { step_done "started"; return; }
     sleep 1
   done
   tail -n 20 "$INCEPTION_CACHE/dockerd.log" >&2
   die "dockerd did not answer 'docker info' within 60 s"
+}
+
+# ── 1b. Node.js for the host (outside this directory: see host_node in scripts/lib.sh) ───────────
+install_host_node() {
+  step_start "Node.js $NODE_WHEEL_VERSION for the host"
+  if [ -x "$INCEPTION_HOST_NODE/bin/node" ]; then step_done "present ($INCEPTION_HOST_NODE)"; return; fi
+  host_node
+  step_done "installed ($INCEPTION_HOST_NODE)"
 }
 
 # ── 2. Pulumi CLI ────────────────────────────────────────────────────────────────────────────
@@ -210,35 +188,6 @@ build_crictl() {
 }
 
 # ── 6. Kubernetes binaries (kubectl here; the node image adds the server side) ─────────────────
-# k8s.io/kubernetes points k8s.io/* at ./staging, which is not in its module zip: a wrapper module
-# repoints them at the published staging modules of the same release.
-kube_module() {
-  local mod="$WORK/kubernetes" gomod
-  if [ -f "$mod/go.mod" ] && grep -q "k8s.io/kubernetes $KUBERNETES_VERSION" "$mod/go.mod"; then echo "$mod"; return; fi
-  rm -rf "$mod" && mkdir -p "$mod"
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-  {
-    printf 'module inception.local/kubernetes\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\n' "$KUBERNETES_VERSION"
-    grep -E '=> \./staging/src/' "$gomod" | awk -v v="$KUBERNETES_STAGING_VERSION" '{print "replace " $1 " => " $1 " " v}'
-    # Non-staging replaces of k8s.io/kubernetes apply only in its own main module: carry them over.
-    grep -E '^replace .*=> [^.]' "$gomod" | grep -v '=> \./' || true
-  } >"$mod/go.mod"
-  echo "$mod"
-}
-
-kube_ldflags() {
-  local v="$KUBERNETES_VERSION" major minor now
-  major=$(echo "$v" | sed -E 's/^v([0-9]+)\..*/\1/')
-  minor=$(echo "$v" | sed -E 's/^v[0-9]+\.([0-9]+)\..*/\1/')
-  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  local f=""
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    f="$f -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-    f="$f -X $pkg.gitTreeState=clean -X $pkg.buildDate=$now -X $pkg.gitCommit=inception-$v"
-  done
-  echo "-s -w$f"
-}
-
 # build_kube NAME...: builds k8s.io/kubernetes/cmd/NAME for each name into $BIN.
 build_kube() {
   local mod missing=() n
@@ -296,6 +245,7 @@ fi
 
 say "toolchain $INCEPTION_TOOLCHAIN_KEY in $TC"
 ensure_docker
+install_host_node
 build_kind
 build_crictl
 build_pulumi

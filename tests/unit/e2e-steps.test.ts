@@ -1,5 +1,5 @@
 /**
- * The e2e scripts' steps (scripts/stack.sh e2e_step): a failed step is recorded and the
+ * The e2e scripts' steps (scripts/lib.sh e2e_step): a failed step is recorded and the
  * independent steps after it still run; the verdict names every failed step and fails.
  */
 import { expect } from "chai";
@@ -11,13 +11,12 @@ const root = path.resolve(__dirname, "../..");
 function steps(body: string): { status: number | null; out: string } {
   const script = `set -euo pipefail
 . scripts/env.sh
-. scripts/stack.sh
 ${body}`;
   const r = spawnSync("/bin/bash", ["-c", script], { cwd: root, encoding: "utf8" });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-describe("e2e steps (scripts/stack.sh)", () => {
+describe("e2e steps (scripts/lib.sh)", () => {
   it("runs every step after a failed one and names each failure in the verdict", () => {
     const r = steps(`
 ok() { true; }

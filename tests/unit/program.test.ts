@@ -38,7 +38,7 @@ const NAMESPACE = "kubernetes:core/v1:Namespace";
 function kubeconfig(
   current: string,
   contexts: string[],
-  server = apiServer ?? "https://127.0.0.1:1",
+  server = apiServer ?? "https://127.0.0.1:2",
 ): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-kc-"));
   const file = path.join(dir, "config");
@@ -216,8 +216,8 @@ describe("stage devo", () => {
   });
 
   it("names an unreachable API server before anything is declared", async () => {
-    // Port 1 on loopback: nothing listens, the connection is refused at once.
-    const file = kubeconfig("ci", ["ci"], "https://127.0.0.1:1");
+    // Port 2 on loopback (client-node 2 refuses port 1 as a fetch "bad port" before connecting): nothing listens, the connection is refused at once.
+    const file = kubeconfig("ci", ["ci"], "https://127.0.0.1:2");
     const { error, resources } = await runStackExpectingError("devo", {
       "inception:cluster": { kubeconfig: file, context: "ci" },
       "inception:images": { registry: "registry.local:5000" },
@@ -225,7 +225,7 @@ describe("stage devo", () => {
     expect(error.name).to.equal("ConfigError");
     expect(error.message).to.match(/^stack config failed its preflight checks \(1 problem\)/);
     expect(error.message).to.match(
-      /inception:cluster\.context is "ci", whose API server https:\/\/127\.0\.0\.1:1 is unreachable: .*ECONNREFUSED/,
+      /inception:cluster\.context is "ci", whose API server https:\/\/127\.0\.0\.1:2 is unreachable: .*ECONNREFUSED/,
     );
     expect(error.message).to.contain(`fix: kubectl --kubeconfig ${file} --context ci version`);
     expect(resources).to.have.length(0);

@@ -3,10 +3,10 @@
  * they send (as BAI's fetcher did: the TOML source and its parsed table).
  *
  * JOB_IMAGE must already be in the cluster's nodes — the Jobs use imagePullPolicy IfNotPresent and
- * nothing can be pulled here — and have /bin/sh, echo and sleep. Default: inception/node:22 (the
+ * nothing can be pulled here — and have /bin/sh, echo and sleep. Default: inception/node:24 (the
  * Debian-based image the suite and service images build on).
  */
-export const JOB_IMAGE = process.env.JOB_IMAGE?.trim() || "inception/node:22";
+export const JOB_IMAGE = process.env.JOB_IMAGE?.trim() || "inception/node:24";
 
 /** Time for a Job's pod to be scheduled, started and finished on a busy two-core kind cluster. */
 export const POD_TIMEOUT_MS = 90_000;
