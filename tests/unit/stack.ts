@@ -22,8 +22,6 @@ function isSecretValue(v: unknown): v is { value: unknown } {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
 }
 
-// Under mocks nothing is built: skip `npm ci` of the image build contexts (infra/service.ts).
-process.env.INCEPTION_SKIP_PREPARE = "1";
 // The fake kubeconfigs of devo tests name no real API server (clusterUnreachable has its own test).
 process.env.INCEPTION_SKIP_CLUSTER_CHECK = "1";
 
