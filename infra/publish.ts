@@ -191,17 +191,19 @@ export function contextHash(
   h.update(fs.readFileSync(path.join(context, dockerfile)));
   for (const [k, v] of Object.entries(buildArgs).sort()) h.update(`arg:${k}=${v}\n`);
   if (prepare.length > 0) h.update(`prepared:${sourcesHash(context, prepare)}\n`);
-  const skip = prepare.length > 0 ? new Set([...PREPARE_OUTPUTS, PREPARED_STAMP]) : new Set<string>();
-  for (const rel of contextFiles(context)) {
-    if (skip.has(rel.split("/")[0])) continue;
+  const skip = prepare.length > 0 ? [...PREPARE_OUTPUTS, PREPARED_STAMP] : [];
+  for (const rel of contextFiles(context, skip)) {
     h.update(`file:${rel}\n`);
     h.update(fs.readFileSync(path.join(context, rel)));
   }
   return h.digest("hex").slice(0, 12);
 }
 
-/** The files of `context` that `docker build` sends, per its `.dockerignore` (sorted). */
-export function contextFiles(context: string): string[] {
+/**
+ * The files of `context` that `docker build` sends, per its `.dockerignore` (sorted), less the
+ * top-level entries named in `skip`.
+ */
+export function contextFiles(context: string, skip: readonly string[] = []): string[] {
   const file = path.join(context, ".dockerignore");
   const patterns = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split(/\r?\n/) : [];
   const matcher = dockerignore().add(patterns);
@@ -215,6 +217,7 @@ export function contextFiles(context: string): string[] {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
+      if (!rel && skip.includes(e.name)) continue;
       if (e.isDirectory()) {
         if (!exceptions && matcher.ignores(r)) continue;
         walk(r);
