@@ -152,7 +152,8 @@ const Visited = z.strictObject({
 });
 export const EnvelopeSchema = z.strictObject({
   action_id: id,
-  parent_action_id: id.nullish(),
+  // No parent: null, absent, or (as some senders write it) "".
+  parent_action_id: z.union([id, z.literal("")]).nullish(),
   message_id: id,
   client_id: id,
   client_version: text.optional(),
@@ -245,7 +246,7 @@ export function parseEnvelope(raw: unknown): BaiEvent {
   const e = r.data;
   return {
     action_id: e.action_id,
-    parent_action_id: e.parent_action_id ?? null,
+    parent_action_id: e.parent_action_id || null,
     message_id: e.message_id,
     client_id: e.client_id,
     client_version: e.client_version ?? "",

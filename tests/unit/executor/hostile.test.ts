@@ -135,7 +135,7 @@ function generator(rand: () => number) {
     [["visited"], isArr],
     [["visited", "0", "svc"], (v) => typeof v === "string"],
     [["visited", "0", "tstamp"], isNum],
-    [["parent_action_id"], (v) => isStrOrNull(v) && v !== ""],
+    [["parent_action_id"], isStrOrNull],
     [["payload"], isObj],
     [["payload", "toml"], isObj],
     [["payload", "toml", "doc"], (v) => typeof v === "string"],

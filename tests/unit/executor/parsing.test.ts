@@ -60,6 +60,11 @@ describe("executor: event envelopes", () => {
     });
   }
 
+  it("reads an empty parent_action_id as none", () => {
+    const e = { ...new EventBuilder().fetcher(), parent_action_id: "" };
+    expect(decode(JSON.stringify(e)).parent_action_id).to.equal(null);
+  });
+
   it("derives an answer: same action and client, fresh message id, visited extended", () => {
     const src = new EventBuilder().fetcher({ parentActionId: "a-parent" });
     const out = derive(src, "T", { x: 1 }, { svc: "executor", version: "1", node: "n1" }, { now: 42 });
