@@ -2,14 +2,19 @@
  * Builds an image from a directory of the repo and makes it available to the cluster: on local
  * `kind load docker-image` (the seed's LOCAL_PUBLISH), elsewhere `docker push` to the registry.
  * The tag is a hash of the build context, so an unchanged image is never published again.
+ *
+ * Nothing here touches the world while the program runs: the tag is computed by reading files, and
+ * preparing the context (`npm ci`, `tsc`), building and publishing happen in the command resource,
+ * which runs only during an update. `pulumi preview` therefore runs no process and writes no file.
  */
 import * as command from "@pulumi/command";
-import { spawnSync } from "child_process";
+import dockerignore from "@balena/dockerignore";
+import { parseQualifiedName } from "@swimlane/docker-reference";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultPrepare, prepareContext } from "./prepare";
+import { PREPARED_STAMP, PREPARE_OUTPUTS, defaultPrepare, sourcesHash } from "./prepare";
 
 /** Where a published image goes. */
 export type PublishTarget =
@@ -30,7 +35,7 @@ export interface PublishedImageArgs {
   context?: string;
   /**
    * A prebuilt image to publish instead of building one (pulled first when absent). Loaded into kind
-   * under its own name; pushed as `<registry>/<prefix>/<name>:<tag>`. Defaults to none.
+   * under its own name; pushed as `<registry>/<prefix>/<name>:<its tag>`. Defaults to none.
    */
   image?: string;
   /**
@@ -72,20 +77,22 @@ export class PublishedImage extends pulumi.ComponentResource {
     if (args.context !== undefined && !fs.existsSync(path.join(context, dockerfile))) {
       throw new Error(`image ${args.name}: no ${dockerfile} in build context ${context}`);
     }
-    if (args.context !== undefined) {
-      const prepare = args.prepare ?? defaultPrepare(context);
-      if (prepare.length > 0) prepareContext(context, prepare);
+    const prepare = args.context === undefined ? [] : (args.prepare ?? defaultPrepare(context));
+    if (prepare.some((a) => a.includes("\n"))) {
+      throw new Error(`image ${args.name}: a prepare argument may not contain a line break`);
     }
+    const source = args.image === undefined ? undefined : parseImageRef(args.image, `image ${args.name}`);
     this.contentHash =
       args.image !== undefined
         ? imageHash(args.image)
-        : contextHash(context, dockerfile, args.buildArgs ?? {});
+        : contextHash(context, dockerfile, args.buildArgs ?? {}, prepare);
     const repo = `${args.prefix ?? "inception"}/${args.name}`;
     const t = args.target;
-    const tag =
-      args.image !== undefined ? (args.image.split(":").pop() ?? this.contentHash) : this.contentHash;
+    // A digest cannot be a tag: a prebuilt image without a tag is pushed under its content hash.
+    const tag = source?.tag ?? this.contentHash;
     const image =
       t.type === "registry" ? `${t.registry}/${repo}:${tag}` : (args.image ?? `${repo}:${this.contentHash}`);
+    parseImageRef(image, `image ${args.name}`);
     this.localRef = image;
 
     const environment: Record<string, pulumi.Input<string>> = {
@@ -96,6 +103,10 @@ export class PublishedImage extends pulumi.ComponentResource {
       BUILD_ARGS: Object.entries(args.buildArgs ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join("\n"),
+      // The preparation runs in the command (an update), never at program time (a preview too).
+      PREPARE: prepare.join("\n"),
+      PREPARED_HASH: prepare.length > 0 ? sourcesHash(context, prepare) : "",
+      PREPARED_STAMP,
       TARGET: t.type,
       CLUSTER: t.type === "kind" ? t.clusterName : "",
       REGISTRY_USERNAME: t.type === "registry" ? (t.credentials?.username ?? "") : "",
@@ -122,66 +133,97 @@ export class PublishedImage extends pulumi.ComponentResource {
   }
 }
 
-/** A prebuilt image is identified by its local image ID when present, else by its reference. */
-export function imageHash(image: string): string {
-  const r = spawnSync("docker", ["image", "inspect", "--format", "{{.Id}}", image], { encoding: "utf8" });
-  const id = r.status === 0 ? r.stdout.trim() : image;
-  return crypto.createHash("sha256").update(id).digest("hex").slice(0, 12);
+/** The parts of an image reference (distribution/reference grammar) the publishing needs. */
+export interface ImageRef {
+  /** Everything before the tag and digest: `[registry[:port]/]path`. */
+  name: string;
+  tag?: string;
+  digest?: string;
 }
 
 /**
- * Hash of every file of the build context that docker would send (honouring .dockerignore's
- * plain patterns), plus the Dockerfile and build args.
+ * Parses `[registry[:port]/]path[:tag][@digest]` with a port of docker's own reference grammar, so
+ * that `localhost:5000/foo` is the repository `localhost:5000/foo` without a tag. Throws, naming
+ * `what`, for a string that is no image reference.
  */
-export function contextHash(context: string, dockerfile: string, buildArgs: Record<string, string>): string {
-  const ignore = readDockerignore(context);
+export function parseImageRef(ref: string, what = "image reference"): ImageRef {
+  let parsed;
+  try {
+    parsed = parseQualifiedName(ref);
+  } catch (e) {
+    throw new Error(`${what}: ${JSON.stringify(ref)} is not an image reference (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+  const name = parsed.domain ? `${parsed.domain}/${parsed.repository}` : String(parsed.repository);
+  return {
+    name,
+    ...(parsed.tag !== undefined ? { tag: parsed.tag } : {}),
+    ...(parsed.digest !== undefined ? { digest: parsed.digest } : {}),
+  };
+}
+
+/**
+ * A prebuilt image is identified by its reference. Asking docker for its image ID would be a
+ * process at program time (a preview too); the images this project prebuilds carry their version in
+ * the tag, and a digest reference (`name@sha256:…`) pins the content exactly.
+ */
+export function imageHash(image: string): string {
+  return crypto.createHash("sha256").update(`image:${image}`).digest("hex").slice(0, 12);
+}
+
+/**
+ * Hash of what the image is built from: the Dockerfile, the build args and every file of the
+ * context that docker would send (`.dockerignore` honoured, `!` exceptions included). When the
+ * context is prepared on the host, the preparation's outputs (node_modules, dist) are replaced by
+ * the hash of its inputs (every other file of the context, which it may read, and the command):
+ * the tag is known before anything is prepared, so a preview computes the same tag as the update.
+ */
+export function contextHash(
+  context: string,
+  dockerfile: string,
+  buildArgs: Record<string, string>,
+  prepare: string[] = [],
+): string {
   const h = crypto.createHash("sha256");
   h.update(`dockerfile:${dockerfile}\n`);
+  // Docker sends the Dockerfile even when .dockerignore lists it.
+  h.update(fs.readFileSync(path.join(context, dockerfile)));
   for (const [k, v] of Object.entries(buildArgs).sort()) h.update(`arg:${k}=${v}\n`);
-  for (const rel of listFiles(context, "", ignore)) {
+  if (prepare.length > 0) h.update(`prepared:${sourcesHash(context, prepare)}\n`);
+  const skip = prepare.length > 0 ? [...PREPARE_OUTPUTS, PREPARED_STAMP] : [];
+  for (const rel of contextFiles(context, skip)) {
     h.update(`file:${rel}\n`);
     h.update(fs.readFileSync(path.join(context, rel)));
   }
   return h.digest("hex").slice(0, 12);
 }
 
-function readDockerignore(context: string): RegExp[] {
-  const f = path.join(context, ".dockerignore");
-  if (!fs.existsSync(f)) return [];
-  return fs
-    .readFileSync(f, "utf8")
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !l.startsWith("#") && !l.startsWith("!"))
-    .map((l) => globToRegExp(l.replace(/^\/+|\/+$/g, "")));
-}
-
-/** `*` matches within a path segment, `**` across segments; a match also covers everything below. */
-export function globToRegExp(glob: string): RegExp {
-  let re = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*" && glob[i + 1] === "*") {
-      re += ".*";
-      i++;
-      if (glob[i + 1] === "/") i++;
-    } else if (c === "*") re += "[^/]*";
-    else if (c === "?") re += "[^/]";
-    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}(/.*)?$`);
-}
-
-function listFiles(root: string, rel: string, ignore: RegExp[]): string[] {
+/**
+ * The files of `context` that `docker build` sends, per its `.dockerignore` (sorted), less the
+ * top-level entries named in `skip`.
+ */
+export function contextFiles(context: string, skip: readonly string[] = []): string[] {
+  const file = path.join(context, ".dockerignore");
+  const patterns = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split(/\r?\n/) : [];
+  const matcher = dockerignore().add(patterns);
+  // An ignored directory may hold a file that a later `!` line lets back in: only without such
+  // lines can a whole directory be skipped unread.
+  const exceptions = patterns.some((p) => p.trim().startsWith("!"));
   const out: string[] = [];
-  const entries = fs
-    .readdirSync(path.join(root, rel), { withFileTypes: true })
-    .sort((a, b) => a.name.localeCompare(b.name));
-  for (const e of entries) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (ignore.some((re) => re.test(r))) continue;
-    if (e.isDirectory()) out.push(...listFiles(root, r, ignore));
-    else if (e.isFile()) out.push(r);
-  }
+  const walk = (rel: string): void => {
+    const entries = fs
+      .readdirSync(path.join(context, rel), { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (!rel && skip.includes(e.name)) continue;
+      if (e.isDirectory()) {
+        if (!exceptions && matcher.ignores(r)) continue;
+        walk(r);
+      } else if (e.isFile() && !matcher.ignores(r)) out.push(r);
+    }
+  };
+  walk("");
   return out;
 }

@@ -202,4 +202,4 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
   }
 }
 
-export { PREPARED_STAMP, defaultPrepare, prepareContext, sourcesHash } from "./prepare";
+export { PREPARED_STAMP, defaultPrepare, sourcesHash } from "./prepare";

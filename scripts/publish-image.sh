@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Publishes one image for the stack (run by PublishedImage, infra/publish.ts, as a command resource):
 # builds it from CONTEXT/DOCKERFILE with BUILD_ARGS, or tags the prebuilt SOURCE_IMAGE, as IMAGE;
+# a context is first prepared on the host with PREPARE (one argument a line) unless its stamp file
+# PREPARED_STAMP already holds PREPARED_HASH (the hash of its sources);
 # then TARGET=kind: kind load into CLUSTER; registry: docker push (logging in with REGISTRY_USERNAME/
 # REGISTRY_PASSWORD into a throw-away docker config when given); local: nothing more. Prints IMAGE.
 # A file, not an inline script: a failed command resource echoes its create command in the error.
@@ -12,6 +14,24 @@ if [ -n "${SOURCE_IMAGE:-}" ]; then
   fi
   [ "$SOURCE_IMAGE" = "$IMAGE" ] || docker tag "$SOURCE_IMAGE" "$IMAGE" >&2
 else
+  if [ -n "${PREPARE:-}" ]; then
+    stamp="$CONTEXT/$PREPARED_STAMP"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$PREPARED_HASH" ]; then
+      prepare=()
+      while IFS= read -r a; do prepare+=("$a"); done <<<"$PREPARE"
+      echo "inception: preparing $CONTEXT: ${prepare[*]}" >&2
+      rm -f "$stamp"
+      log=$(mktemp)
+      if ! (cd "$CONTEXT" && "${prepare[@]}") >"$log" 2>&1; then
+        echo "inception: preparing the build context $CONTEXT failed (${prepare[*]}):" >&2
+        tail -n 20 "$log" >&2
+        rm -f "$log"
+        exit 1
+      fi
+      rm -f "$log"
+      printf '%s\n' "$PREPARED_HASH" >"$stamp"
+    fi
+  fi
   args=()
   while IFS= read -r a; do [ -n "$a" ] && args+=(--build-arg "$a"); done <<<"${BUILD_ARGS:-}"
   echo "inception: building $IMAGE from $CONTEXT" >&2

@@ -7,14 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  EXECUTOR_RULES,
-  PREPARED_STAMP,
-  ServiceUnderTest,
-  ServiceUnderTestArgs,
-  defaultPrepare,
-  prepareContext,
-} from "../../infra/service";
+import { EXECUTOR_RULES, ServiceUnderTest, ServiceUnderTestArgs, defaultPrepare } from "../../infra/service";
 
 interface Registered {
   type: string;
@@ -160,34 +153,6 @@ describe("service under test", () => {
 });
 
 describe("service build context preparation", () => {
-  // The program tests skip preparation (tests/unit/stack.ts); these tests exercise it.
-  let saved: string | undefined;
-  beforeEach(() => {
-    saved = process.env.INCEPTION_SKIP_PREPARE;
-    delete process.env.INCEPTION_SKIP_PREPARE;
-  });
-  afterEach(() => {
-    if (saved !== undefined) process.env.INCEPTION_SKIP_PREPARE = saved;
-  });
-  it("runs the command once per state of the sources", () => {
-    const ctx = tempContext({ Dockerfile: "FROM scratch\n", "src/a.ts": "1" });
-    const cmd = ["sh", "-c", "mkdir -p dist && echo run >> dist/runs"];
-    expect(prepareContext(ctx, cmd)).to.equal("ran");
-    expect(prepareContext(ctx, cmd)).to.equal("current");
-    expect(fs.existsSync(path.join(ctx, PREPARED_STAMP))).to.equal(true);
-    fs.writeFileSync(path.join(ctx, "src/a.ts"), "2");
-    expect(prepareContext(ctx, cmd)).to.equal("ran");
-    expect(fs.readFileSync(path.join(ctx, "dist/runs"), "utf8")).to.equal("run\nrun\n");
-  });
-
-  it("fails with the command's output", () => {
-    const ctx = tempContext();
-    expect(() => prepareContext(ctx, ["sh", "-c", "echo npm says no >&2; exit 3"])).to.throw(
-      /preparing the build context .* failed \(sh -c .*exit 3\):\nnpm says no/,
-    );
-    expect(fs.existsSync(path.join(ctx, PREPARED_STAMP))).to.equal(false);
-  });
-
   it("prepares with npm run prepare-image when the package has that script", () => {
     expect(defaultPrepare(tempContext())).to.deep.equal([]);
     expect(defaultPrepare(tempContext({ "package.json": '{"scripts":{"build":"tsc"}}' }))).to.deep.equal([]);

@@ -22,9 +22,6 @@ function isSecretValue(v: unknown): v is { value: unknown } {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
 }
 
-// Under mocks nothing is built: skip `npm ci` of the image build contexts (infra/service.ts).
-process.env.INCEPTION_SKIP_PREPARE = "1";
-
 export const FAKE_TESTS = { passed: 5, failed: 0, pending: 0, durationMs: 1000, failures: [] };
 
 export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";

@@ -14,14 +14,20 @@
  * args = ["--epochs", "1"]           # optional; a string is appended to a string command
  * [hardware]
  * instance_type = "local"            # optional: nodeSelector node.kubernetes.io/instance-type
+ * [resources]                        # optional, within bounds (jobs.ts JOB_LIMITS)
+ * cpu = "500m"                       # limit of the benchmark container (Kubernetes quantity)
+ * memory = "256Mi"                   # limit of the benchmark container
+ * deadline_seconds = 600             # activeDeadlineSeconds of the Job
  * ```
  *
- * Other sections and keys are ignored. The source is `payload.toml.contents` when it is a non-empty
+ * Other sections and keys are ignored; prototype keys (`__proto__`, `constructor`, `prototype`)
+ * are refused at any depth. The source is `payload.toml.contents` when it is a non-empty
  * table (the parsed descriptor, as the seed's fetcher sends it) or a string (TOML), otherwise
  * `payload.toml.doc` (the TOML source).
  */
-import { FetcherPayload, isObject } from "./events";
-import { parseToml, TomlError } from "./toml";
+import { TomlError, parse as parseToml } from "smol-toml";
+import { FetcherPayload, MAX_DEPTH, isObject, shapeProblem } from "./events";
+import { JOB_LIMITS, ResourceRequest, cpuMillis, memoryBytes } from "./jobs";
 
 export interface Descriptor {
   image: string;
@@ -35,6 +41,8 @@ export interface Descriptor {
   env: Record<string, string>;
   /** `[hardware] instance_type`, used as a node selector. */
   instanceType?: string;
+  /** `[resources]`: what the descriptor asks for instead of the executor's defaults. */
+  resources?: ResourceRequest;
 }
 
 export class DescriptorError extends Error {
@@ -50,15 +58,27 @@ export function descriptorTable(payload: unknown): Record<string, unknown> {
   const toml = (payload as Partial<FetcherPayload>).toml;
   if (!isObject(toml)) throw new DescriptorError(["payload.toml is missing"]);
   const { contents, doc } = toml as Record<string, unknown>;
+  let table: Record<string, unknown> | undefined;
   try {
-    if (isObject(contents) && Object.keys(contents).length > 0) return contents;
-    if (typeof contents === "string" && contents.trim() !== "") return parseToml(contents);
-    if (typeof doc === "string" && doc.trim() !== "") return parseToml(doc);
+    if (isObject(contents) && Object.keys(contents).length > 0) table = contents;
+    else if (typeof contents === "string" && contents.trim() !== "") table = readToml(contents);
+    else if (typeof doc === "string" && doc.trim() !== "") table = readToml(doc);
   } catch (e) {
-    if (e instanceof TomlError) throw new DescriptorError([e.message]);
+    if (e instanceof TomlError) {
+      const what = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+      throw new DescriptorError([`TOML line ${e.line}, column ${e.column}: ${what}`]);
+    }
     throw e;
   }
-  throw new DescriptorError(["payload.toml has neither contents nor doc"]);
+  if (table === undefined) throw new DescriptorError(["payload.toml has neither contents nor doc"]);
+  const shape = shapeProblem(table, "the descriptor");
+  if (shape !== undefined) throw new DescriptorError([shape]);
+  return table;
+}
+
+/** TOML through smol-toml: the full TOML 1.0 grammar, into objects without a prototype. */
+function readToml(source: string): Record<string, unknown> {
+  return parseToml(source, { maxDepth: MAX_DEPTH }) as Record<string, unknown>;
 }
 
 // A cron field: numbers, names, *, ranges, steps and lists. Five fields, or a @macro.
@@ -148,6 +168,8 @@ export function parseDescriptor(payload: unknown): Descriptor {
     }
   }
 
+  const resources = parseResources(section("resources"), problems);
+
   const instanceType = optString("[hardware] instance_type", hardware.instance_type);
   if (instanceType !== undefined && !/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(instanceType)) {
     problems.push(`[hardware] instance_type ${JSON.stringify(instanceType)} is not a valid label value`);
@@ -161,5 +183,32 @@ export function parseDescriptor(payload: unknown): Descriptor {
     ...(schedule ? { schedule } : {}),
     env: vars,
     ...(instanceType ? { instanceType } : {}),
+    ...(Object.keys(resources).length > 0 ? { resources } : {}),
   };
+}
+
+/** `[resources]`: each value a valid quantity within JOB_LIMITS' bounds, else a problem. */
+function parseResources(r: Record<string, unknown>, problems: string[]): ResourceRequest {
+  const out: ResourceRequest = {};
+  const b = JOB_LIMITS.max;
+  if (r.cpu !== undefined) {
+    const m = typeof r.cpu === "string" || typeof r.cpu === "number" ? cpuMillis(r.cpu) : undefined;
+    if (m === undefined || m < 1) problems.push(`[resources] cpu must be a CPU quantity such as "500m" or 2`);
+    else if (m > cpuMillis(b.cpu)!) problems.push(`[resources] cpu ${r.cpu} is over the limit of ${b.cpu}`);
+    else out.cpu = String(r.cpu);
+  }
+  if (r.memory !== undefined) {
+    const m = typeof r.memory === "string" ? memoryBytes(r.memory) : undefined;
+    if (m === undefined || m < 1) problems.push(`[resources] memory must be a quantity such as "256Mi"`);
+    else if (m > memoryBytes(b.memory)!)
+      problems.push(`[resources] memory ${r.memory} is over the limit of ${b.memory}`);
+    else out.memory = r.memory as string;
+  }
+  if (r.deadline_seconds !== undefined) {
+    const d = r.deadline_seconds;
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 1 || d > b.deadlineSeconds) {
+      problems.push(`[resources] deadline_seconds must be a whole number from 1 to ${b.deadlineSeconds}`);
+    } else out.deadlineSeconds = d;
+  }
+  return out;
 }

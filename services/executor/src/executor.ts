@@ -19,19 +19,21 @@ import type { Config, Topics } from "./config";
 import { DescriptorError, parseDescriptor } from "./descriptor";
 import {
   BaiEvent,
+  CommandPayloadSchema,
   CommandRequestEvent,
   CommandRequestPayload,
   CommandResponsePayload,
   ExecutorPayload,
   FetcherPayload,
+  FetcherPayloadSchema,
   InvalidEvent,
   Sender,
   Status,
   StatusPayload,
   decode,
   derive,
+  describeIssues,
   isObject,
-  parseEnvelope,
 } from "./events";
 import {
   ANNOTATION_SOURCE_EVENT,
@@ -104,6 +106,9 @@ export class Executor {
     this.log.info("fetcher event received", log);
     await this.status(event, "PENDING", "executor: creating the benchmark job");
 
+    const payload = FetcherPayloadSchema.safeParse(event.payload);
+    if (!payload.success)
+      return this.fail(event, `invalid event: ${describeIssues(payload.error, "payload")}`);
     let descriptor;
     try {
       descriptor = parseDescriptor(event.payload);
@@ -161,7 +166,7 @@ export class Executor {
     if (labels[LABEL_CREATED_BY] !== CREATED_BY || !parent || !raw || !name.startsWith("b-")) return false;
     let source: BaiEvent;
     try {
-      source = parseEnvelope(JSON.parse(raw));
+      source = decode(raw);
     } catch (e) {
       this.log.warn("scheduled run with an unreadable source event: not reported", {
         job: name,
@@ -186,9 +191,12 @@ export class Executor {
     let cmd: CommandRequestEvent;
     try {
       const event = decode(value);
-      const p = event.payload as Record<string, unknown>;
-      if (typeof p.command !== "string" || p.command === "") {
-        throw new InvalidEvent("invalid command: payload.command must be a non-empty string", event);
+      const p = CommandPayloadSchema.safeParse(event.payload);
+      if (!p.success) {
+        throw new InvalidEvent(`invalid command: ${describeIssues(p.error, "payload")}`, {
+          ...event,
+          payload: null,
+        });
       }
       cmd = event as CommandRequestEvent;
     } catch (e) {
@@ -314,6 +322,7 @@ export class Executor {
 }
 
 const TRUE = new Set([true, "true", "1", "yes", "--cascade", "cascade"]);
+const CANCEL_ARGS = ["target_action_id", "action_id", "cascade"];
 
 /**
  * The target and cascade flag of a cancel: args `{ target_action_id, cascade }` (the seed's; also
@@ -327,6 +336,12 @@ export function parseCancelArgs(payload: CommandRequestPayload): CancelRequest {
     target = a[0];
     cascade = a.slice(1).some((x) => TRUE.has(x as string | boolean));
   } else if (isObject(a)) {
+    const unknown = Object.keys(a).filter((k) => !CANCEL_ARGS.includes(k));
+    if (unknown.length > 0) {
+      throw new Error(
+        `cancel: unknown argument(s) ${unknown.map((k) => JSON.stringify(k)).join(", ")} (known: ${CANCEL_ARGS.join(", ")})`,
+      );
+    }
     target = a.target_action_id ?? a.action_id;
     cascade = a.cascade;
   }

@@ -23,6 +23,59 @@ const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 // name may be at most 52 characters (its controller appends an 11-character suffix for each run).
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** What a descriptor may ask for (`[resources]`); each overrides one default of JOB_LIMITS. */
+export interface ResourceRequest {
+  /** CPU limit (a Kubernetes quantity: "500m", "2"). */
+  cpu?: string;
+  /** Memory limit (a Kubernetes quantity: "256Mi"). */
+  memory?: string;
+  /** The Job's activeDeadlineSeconds. */
+  deadlineSeconds?: number;
+}
+
+/**
+ * Every benchmark container gets requests and limits and every Job a deadline, so one event cannot
+ * take a node or run for ever. A descriptor may ask for other limits up to `max`; the request is
+ * the default request, or the limit when that is lower.
+ */
+export const JOB_LIMITS = Object.freeze({
+  requests: Object.freeze({ cpu: "100m", memory: "128Mi" }),
+  limits: Object.freeze({ cpu: "1", memory: "512Mi" }),
+  deadlineSeconds: 3600,
+  max: Object.freeze({ cpu: "4", memory: "8Gi", deadlineSeconds: 86400 }),
+});
+
+/** The uid and gid benchmark containers run as (the image's own user may be root). */
+export const RUN_AS = 1000;
+
+/** Millicores of a CPU quantity ("250m", "0.5", "2", 2), or undefined when it is none. */
+export function cpuMillis(q: string | number): number | undefined {
+  const s = String(q).trim();
+  const m = /^(\d{1,6})m$/.exec(s);
+  if (m) return Number(m[1]);
+  return /^\d{1,4}(\.\d{1,3})?$/.test(s) ? Math.round(Number(s) * 1000) : undefined;
+}
+
+const MEMORY_UNITS: Record<string, number> = {
+  "": 1,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+};
+
+/** Bytes of a memory quantity ("256Mi", "1G", "1048576"), or undefined when it is none. */
+export function memoryBytes(q: string): number | undefined {
+  const m = /^(\d{1,12})(Ki|Mi|Gi|K|M|G)?$/.exec(q.trim());
+  return m ? Number(m[1]) * MEMORY_UNITS[m[2] ?? ""] : undefined;
+}
+
+function lower(a: string, b: string, measure: (q: string) => number | undefined): string {
+  return measure(a)! <= measure(b)! ? a : b;
+}
+
 export interface RenderOptions {
   namespace: string;
   /** Extra node selector for benchmark pods (EXECUTOR_JOB_NODE_SELECTOR). */
@@ -46,6 +99,10 @@ export function idProblems(event: BaiEvent, scheduled: boolean): string[] {
         `(b-<action_id> must be lower-case alphanumerics and '-', at most ${max} characters)`,
     );
   }
+  // The action id is also the value of the label action-id (or parent-action-id of the runs).
+  if (problems.length === 0 && (event.action_id.length > 63 || !LABEL_VALUE.test(event.action_id))) {
+    problems.push(`action_id ${JSON.stringify(event.action_id)} is not a valid label value`);
+  }
   if (event.client_id.length > 63 || !LABEL_VALUE.test(event.client_id)) {
     problems.push(`client_id ${JSON.stringify(event.client_id)} is not a valid label value`);
   }
@@ -63,11 +120,21 @@ function podTemplate(labels: Record<string, string>, d: Descriptor, o: RenderOpt
     ...(o.nodeSelector ?? {}),
     ...(d.instanceType ? { "node.kubernetes.io/instance-type": d.instanceType } : {}),
   };
+  const cpu = d.resources?.cpu ?? JOB_LIMITS.limits.cpu;
+  const memory = d.resources?.memory ?? JOB_LIMITS.limits.memory;
   return {
     metadata: { labels },
     spec: {
       restartPolicy: "Never",
       ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+      // The Pod Security Standard "restricted": whatever image a descriptor names runs unprivileged.
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: RUN_AS,
+        runAsGroup: RUN_AS,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
+      automountServiceAccountToken: false,
       containers: [
         {
           name: CONTAINER,
@@ -76,6 +143,18 @@ function podTemplate(labels: Record<string, string>, d: Descriptor, o: RenderOpt
           ...(d.command ? { command: d.command } : {}),
           ...(d.args ? { args: d.args } : {}),
           env: Object.entries(d.env).map(([name, value]) => ({ name, value })),
+          resources: {
+            requests: {
+              cpu: lower(JOB_LIMITS.requests.cpu, cpu, cpuMillis),
+              memory: lower(JOB_LIMITS.requests.memory, memory, memoryBytes),
+            },
+            limits: { cpu, memory },
+          },
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+            runAsNonRoot: true,
+          },
         },
       ],
     },
@@ -85,6 +164,7 @@ function podTemplate(labels: Record<string, string>, d: Descriptor, o: RenderOpt
 function jobSpec(labels: Record<string, string>, d: Descriptor, o: RenderOptions): V1JobSpec {
   return {
     backoffLimit: 0,
+    activeDeadlineSeconds: d.resources?.deadlineSeconds ?? JOB_LIMITS.deadlineSeconds,
     ...(o.ttlSecondsAfterFinished !== undefined
       ? { ttlSecondsAfterFinished: o.ttlSecondsAfterFinished }
       : {}),

@@ -69,6 +69,34 @@ describe("executor: job rendering", () => {
     });
   });
 
+  it("runs every benchmark restricted: non-root, no escalation, no capabilities, limits and a deadline", () => {
+    const e = events.fetcher({ actionId: "a-r" });
+    for (const spec of [
+      renderJob(e, { image: "i", env: {} }, { namespace: "ns" }).spec!,
+      renderCronJob(e, { image: "i", schedule: "@hourly", env: {} }, { namespace: "ns" }, "{}").spec!
+        .jobTemplate.spec!,
+    ]) {
+      expect(spec.activeDeadlineSeconds).to.equal(3600);
+      const pod = spec.template.spec!;
+      expect(pod.securityContext).to.deep.equal({
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        runAsGroup: 1000,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(pod.automountServiceAccountToken).to.equal(false);
+      expect(pod.containers[0].securityContext).to.deep.equal({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        runAsNonRoot: true,
+      });
+      expect(pod.containers[0].resources).to.deep.equal({
+        requests: { cpu: "100m", memory: "128Mi" },
+        limits: { cpu: "1", memory: "512Mi" },
+      });
+    }
+  });
+
   it("labels a run with a parent action with parent-action-id too", () => {
     const job = renderJob(
       events.fetcher({ actionId: "a-2", parentActionId: "a-p" }),
@@ -111,6 +139,10 @@ describe("executor: job rendering", () => {
     );
     expect(idProblems(events.fetcher({ actionId: "a", clientId: "bad client" }), false)[0]).to.match(
       /client_id/,
+    );
+    // b--a names a Job, but -a is no label value (the API would refuse the Job).
+    expect(idProblems(events.fetcher({ actionId: "-a" }), false)[0]).to.match(
+      /-a" is not a valid label value/,
     );
   });
 });
@@ -218,7 +250,7 @@ describe("executor: fetcher events", () => {
     const { pub, executor } = setup();
     await executor.onFetcherMessage(JSON.stringify({ action_id: "a-1", message_id: "m", client_id: "c" }));
     expect(pub.summary()).to.deep.equal([`${T.status}:ERROR`]);
-    expect(statuses(pub)[0].message).to.match(/payload must be an object/);
+    expect(statuses(pub)[0].message).to.match(/payload: must be an object/);
   });
 
   it("garbage it cannot attribute: logged and dropped, nothing sent, no throw", async () => {
@@ -340,7 +372,7 @@ describe("executor: cancel", () => {
     expect(messages[0]).to.match(/cancel needs the action id/);
     expect(messages[2]).to.match(/unknown command "reboot"/);
     expect(messages[3]).to.match(/cancel a-1 failed: Kubernetes API 500/);
-    expect(messages[4]).to.match(/payload.command must be a non-empty string/);
+    expect(messages[4]).to.match(/payload.command: must be a non-empty string/);
   });
 
   it("reads BAI's args and a list form", () => {

@@ -1,10 +1,14 @@
-/** The executor's input side: envelopes, the TOML subset, descriptors, settings. */
+/** The executor's input side: envelopes, descriptors (TOML through smol-toml), settings. */
 import { expect } from "chai";
 import { EventBuilder } from "../../harness/profiles/bai";
 import { ConfigError, loadConfig } from "../../../services/executor/src/config";
-import { DescriptorError, isCron, parseDescriptor } from "../../../services/executor/src/descriptor";
+import {
+  DescriptorError,
+  descriptorTable,
+  isCron,
+  parseDescriptor,
+} from "../../../services/executor/src/descriptor";
 import { InvalidEvent, decode, derive } from "../../../services/executor/src/events";
-import { TomlError, parseToml } from "../../../services/executor/src/toml";
 
 const DESCRIPTOR = `# a benchmark
 spec_version = "0.1.0"
@@ -56,6 +60,11 @@ describe("executor: event envelopes", () => {
     });
   }
 
+  it("reads an empty parent_action_id as none", () => {
+    const e = { ...new EventBuilder().fetcher(), parent_action_id: "" };
+    expect(decode(JSON.stringify(e)).parent_action_id).to.equal(null);
+  });
+
   it("derives an answer: same action and client, fresh message id, visited extended", () => {
     const src = new EventBuilder().fetcher({ parentActionId: "a-parent" });
     const out = derive(src, "T", { x: 1 }, { svc: "executor", version: "1", node: "n1" }, { now: 42 });
@@ -71,15 +80,19 @@ describe("executor: event envelopes", () => {
   });
 });
 
-describe("executor: TOML subset", () => {
+describe("executor: descriptor TOML", () => {
+  const table = (doc: string) => descriptorTable({ toml: { contents: {}, doc, sha1: "" }, datasets: [] });
+  // smol-toml makes tables without a prototype: compare them as plain objects.
+  const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+
   it("reads tables, strings, numbers, booleans, arrays and comments", () => {
-    const t = parseToml(DESCRIPTOR + 'flag = true\npi = 3.5\nesc = "a\\"b\\u0041"\nlit = \'c:\\\\x\'\n');
+    const t = table(DESCRIPTOR + 'flag = true\npi = 3.5\nesc = "a\\"b\\u0041"\nlit = \'c:\\\\x\'\n');
     expect(t.spec_version).to.equal("0.1.0");
-    expect(t.info).to.deep.equal({ task_name: "hello", scheduling: "single_run" });
-    expect(t.env).to.deep.equal({ docker_image: "busybox:1.36", vars: { MODE: "quick", RUNS: 3 } });
+    expect(plain(t.info)).to.deep.equal({ task_name: "hello", scheduling: "single_run" });
+    expect(plain(t.env)).to.deep.equal({ docker_image: "busybox:1.36", vars: { MODE: "quick", RUNS: 3 } });
     expect((t.ml as Record<string, unknown>).command).to.equal("echo 'hello # not a comment'");
-    expect((t.ml as Record<string, unknown>).args).to.deep.equal(["--epochs", "1"]);
-    expect(t.hardware).to.deep.include({
+    expect(plain((t.ml as Record<string, unknown>).args)).to.deep.equal(["--epochs", "1"]);
+    expect(plain(t.hardware)).to.deep.include({
       instance_type: "local",
       flag: true,
       pi: 3.5,
@@ -88,20 +101,69 @@ describe("executor: TOML subset", () => {
     });
   });
 
-  for (const [src, msg] of [
-    ['a = """x"""', /line 1: multi-line strings/],
-    ["[a]\nb = { c = 1 }", /line 2: inline tables/],
-    ["[a]\n[a]", /line 2: table \[a\] defined twice/],
-    ["a = 1\na = 2", /line 2: key a defined twice/],
-    ["a.b = 1", /line 1: dotted keys/],
-    ["a = 1979-05-27", /line 1: unsupported value/],
-    ['a = "x', /line 1: unterminated string/],
-    ["just words", /line 1: expected key = value/],
-    ["a = 1 2", /line 1: unexpected text/],
-  ] as const) {
-    it(`rejects ${JSON.stringify(src)} with the line`, () => {
-      expect(() => parseToml(src)).to.throw(TomlError, msg);
+  it("reads what the old subset parser refused: multi-line strings, arrays of tables, inline tables", () => {
+    const t = table(
+      [
+        "[ml]",
+        'command = """',
+        "echo one",
+        'echo two"""',
+        "script = '''",
+        "raw \\n stays'''",
+        "[[data.sources]]",
+        'src = "s3://a"',
+        "[[data.sources]]",
+        'src = "s3://b"',
+        "[env]",
+        'vars = { MODE = "quick", RUNS = 2 }',
+        'docker_image = "busybox:1.36"',
+        'hardware.instance_type = "local"',
+      ].join("\n"),
+    );
+    expect(plain(t)).to.deep.equal({
+      ml: { command: "echo one\necho two", script: "raw \\n stays" },
+      data: { sources: [{ src: "s3://a" }, { src: "s3://b" }] },
+      env: {
+        vars: { MODE: "quick", RUNS: 2 },
+        docker_image: "busybox:1.36",
+        hardware: { instance_type: "local" },
+      },
     });
+    const doc = '[env]\ndocker_image = "i:1"\nvars = { A = "x" }\n[ml]\ncommand = """\necho a\necho b"""';
+    expect(parseDescriptor({ toml: { contents: {}, doc, sha1: "" }, datasets: [] })).to.deep.equal({
+      image: "i:1",
+      command: ["/bin/sh", "-c", "echo a\necho b"],
+      env: { A: "x" },
+    });
+  });
+
+  for (const [src, msg] of [
+    ["[a]\n[a]", /TOML line 2, column \d+: .*already defined/],
+    ["a = 1\na = 2", /TOML line 2, column \d+/],
+    ['a = "x', /TOML line 1, column \d+/],
+    ["just words", /TOML line 1, column \d+/],
+    ["a = 1 2", /TOML line 1, column \d+/],
+    [`a = ${"[".repeat(40)}${"]".repeat(40)}`, /TOML line 1, column \d+: .*nested/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(src.slice(0, 30))} with the line`, () => {
+      expect(() => table(src)).to.throw(DescriptorError, msg);
+    });
+  }
+
+  for (const key of ["__proto__", "constructor", "prototype"]) {
+    for (const [where, doc] of [
+      ["a table", `[${key}]\npolluted = 1`],
+      ["a nested table", `[env.${key}]\npolluted = 1`],
+      ["a key", `[env]\n${key} = "x"`],
+      ["an inline table", `[env]\nvars = { a = { ${key} = { polluted = 1 } } }`],
+      ["an array of tables", `[[${key}]]\npolluted = 1`],
+      ["a quoted dotted key", `"${key}".polluted = 1`],
+    ]) {
+      it(`refuses ${key} in ${where}, and nothing is polluted`, () => {
+        expect(() => table(doc)).to.throw(DescriptorError, new RegExp(`forbidden key .*${key}`));
+        expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+      });
+    }
   }
 });
 
