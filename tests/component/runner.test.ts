@@ -1,4 +1,4 @@
-// The suite runner (tests/runner/run.ts) as the suite Job runs it, against the tier's host broker:
+// The suite runner (packages/runner/run.ts) as the suite Job runs it, against the tier's host broker:
 // a suite directory of its own, importing the harness as @inception/harness, serial and in mocha's
 // parallel mode (suite.parallel), must report every test in results.json and junit.xml.
 import { expect } from "chai";
@@ -32,17 +32,21 @@ async function runSuite(parallel: boolean): Promise<{ code: number; out: string;
   writeFileSync(path.join(suite, "b.test.ts"), roundTrip("b"));
   const artifacts = mkdtempSync(path.join(tmpdir(), "inception-runner-"));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "tests/runner/run.ts"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        SUITE_DIR: suite,
-        ARTIFACTS_DIR: artifacts,
-        EMIT_ARTIFACTS: "false",
-        MOCHA_PARALLEL: String(parallel),
-        HARNESS_TOPICS: "inception.runner-test",
+    const child = spawn(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", "packages/runner/run.ts"],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          SUITE_DIR: suite,
+          ARTIFACTS_DIR: artifacts,
+          EMIT_ARTIFACTS: "false",
+          MOCHA_PARALLEL: String(parallel),
+          HARNESS_TOPICS: "inception.runner-test",
+        },
       },
-    });
+    );
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));

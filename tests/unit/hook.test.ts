@@ -3,9 +3,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { SuiteLog, newRunId, pruneRuns, verdict } from "../../infra/hook/collect";
-import { junitXml } from "../../tests/runner/results";
-import { emitArtifacts } from "../../tests/runner/run";
+import { SuiteLog, newRunId, pruneRuns, verdict } from "../../infra/suite/collect";
+import { junitXml } from "../../packages/runner/results";
+import { emitArtifacts } from "../../packages/runner/run";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "inception-hook-"));
 
@@ -105,7 +105,7 @@ describe("hook process guard", () => {
   it("turns a hook whose event loop drains before it finished into exit 1, not a silent 0", () => {
     const script = `
       require("ts-node/register/transpile-only");
-      const { exitLoudlyIfUnfinished } = require(${JSON.stringify(path.resolve(__dirname, "../../infra/hook/main.ts"))});
+      const { exitLoudlyIfUnfinished } = require(${JSON.stringify(path.resolve(__dirname, "../../infra/suite/hook.ts"))});
       exitLoudlyIfUnfinished();
       new Promise(() => {}); // pending forever, nothing keeps the loop alive
     `;

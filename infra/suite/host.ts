@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { err, finishRun, kubeConfig, runAsMain, settingsFromEnv } from "./main";
+import { err, finishRun, kubeConfig, runAsMain, settingsFromEnv } from "./hook";
 
 async function main(): Promise<number> {
   const s = settingsFromEnv(process.env);
@@ -20,17 +20,21 @@ async function main(): Promise<number> {
   err(`inception: run ${s.runId}: running the suite on this host`);
   const log = fs.createWriteStream(path.join(s.runDir, "suite.log"));
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "tests/runner/run.ts"], {
-      env: {
-        ...process.env,
-        ...hostEnv,
-        KUBECONFIG: kubeconfig,
-        KUBE_CONTEXT: s.context,
-        ARTIFACTS_DIR: s.runDir,
-        EMIT_ARTIFACTS: "false",
+    const child = spawn(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", "packages/runner/run.ts"],
+      {
+        env: {
+          ...process.env,
+          ...hostEnv,
+          KUBECONFIG: kubeconfig,
+          KUBE_CONTEXT: s.context,
+          ARTIFACTS_DIR: s.runDir,
+          EMIT_ARTIFACTS: "false",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     const forward = (d: Buffer) => {
       log.write(d);
       for (const line of d.toString("utf8").split("\n")) if (line) err(`  │ ${line}`);

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 
-import { ARTIFACTS_BEGIN, ARTIFACTS_END, ARTIFACTS_LINE } from "../../tests/runner/protocol";
+import { ARTIFACTS_BEGIN, ARTIFACTS_END, ARTIFACTS_LINE } from "../../packages/runner/protocol";
 
 /** Separates the artifact block (base64 lines between markers) from the log people read. */
 export class SuiteLog {

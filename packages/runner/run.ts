@@ -38,7 +38,7 @@ export function emitArtifacts(dir: string, write: (line: string) => void = (l) =
 }
 
 export function run(): void {
-  const suiteDir = process.env.SUITE_DIR ?? path.join(__dirname, "..", "suites");
+  const suiteDir = process.env.SUITE_DIR ?? path.join(__dirname, "..", "..", "tests", "suites");
   const artifacts = path.resolve(process.env.ARTIFACTS_DIR ?? "artifacts");
   process.env.ARTIFACTS_DIR = artifacts;
   fs.mkdirSync(artifacts, { recursive: true });
@@ -47,7 +47,7 @@ export function run(): void {
     console.error(`inception: no *.test.js or *.test.ts under ${suiteDir}`);
     process.exit(2);
   }
-  const hooks = require.resolve("../harness/hooks");
+  const hooks = require.resolve("../../tests/harness/hooks");
   const parallel = process.env.MOCHA_PARALLEL === "true";
   const mocha = new Mocha({
     reporter: require.resolve("./reporter"),

@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import type { SuiteConfig } from "./suiteconfig";
+import type { SuiteConfig } from "../suiteconfig";
 
 export const SUITE_RUN_LABEL = "inception.dev/suite-run";
 
@@ -207,8 +207,8 @@ export class SuiteRun extends pulumi.ComponentResource {
     };
     const script =
       c.runner === "job"
-        ? `exec node -r ts-node/register/transpile-only infra/hook/main.ts`
-        : `exec node -r ts-node/register/transpile-only infra/hook/host.ts`;
+        ? `exec node -r ts-node/register/transpile-only infra/suite/hook.ts`
+        : `exec node -r ts-node/register/transpile-only infra/suite/host.ts`;
     const hook = new command.local.Command(
       `${name}-hook`,
       {

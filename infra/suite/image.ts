@@ -8,8 +8,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PublishTarget, PublishedImage } from "./publish";
-import { DEFAULT_SUITE_DIR, SuiteConfig } from "./suiteconfig";
+import { PublishTarget, PublishedImage } from "../publish";
+import { DEFAULT_SUITE_DIR, SuiteConfig } from "../suiteconfig";
 
 /** Where the project's files land inside the suite image (`/suite/project/<path in the project>`). */
 export const IMAGE_PROJECT_DIR = "/suite/project";
