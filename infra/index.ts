@@ -9,11 +9,9 @@ import { Cluster, ExistingCluster, KindCluster } from "./cluster";
 import * as path from "path";
 import { MockInfra } from "./mock";
 import { PublishTarget, PublishedImage } from "./publish";
-import { SuiteImage } from "./suite/image";
 import { ServiceUnderTest } from "./service";
-import { SuiteRun } from "./suite";
+import { SuiteImage, SuiteRun, newRunId } from "./suite";
 import { hash } from "./cluster";
-import { newRunId } from "./suite/collect";
 
 const config = configFromPulumi();
 

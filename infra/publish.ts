@@ -38,6 +38,12 @@ export interface PublishedImageArgs {
    * `npm run --silent prepare-image` when the context's package.json has that script, else none.
    */
   prepare?: string[];
+  /**
+   * The context's content hash, for a context written only during an update (the suite's generated
+   * one): the context is then neither required nor read (nor prepared) at program time. Defaults to
+   * hashing the context.
+   */
+  contentHash?: string;
   /** Dockerfile path relative to the context. Defaults to "Dockerfile". */
   dockerfile?: string;
   /** Build arguments. Defaults to none. */
@@ -69,17 +75,19 @@ export class PublishedImage extends pulumi.ComponentResource {
     }
     const dockerfile = args.dockerfile ?? "Dockerfile";
     const context = args.context === undefined ? "" : path.resolve(args.context);
-    if (args.context !== undefined && !fs.existsSync(path.join(context, dockerfile))) {
+    const given = args.contentHash !== undefined;
+    if (args.context !== undefined && !given && !fs.existsSync(path.join(context, dockerfile))) {
       throw new Error(`image ${args.name}: no ${dockerfile} in build context ${context}`);
     }
-    if (args.context !== undefined) {
+    if (args.context !== undefined && !given) {
       const prepare = args.prepare ?? defaultPrepare(context);
       if (prepare.length > 0) prepareContext(context, prepare);
     }
     this.contentHash =
-      args.image !== undefined
+      args.contentHash ??
+      (args.image !== undefined
         ? imageHash(args.image)
-        : contextHash(context, dockerfile, args.buildArgs ?? {});
+        : contextHash(context, dockerfile, args.buildArgs ?? {}));
     const repo = `${args.prefix ?? "inception"}/${args.name}`;
     const t = args.target;
     const tag =

@@ -1,6 +1,7 @@
 /** The `inception:suite` section: which black-box suite runs after each deploy, and how. */
 import * as fs from "fs";
 import * as path from "path";
+import { DEFAULT_SPEC, suiteFiles } from "@inception/runner/files";
 import { envMap } from "./servicesconfig";
 import { Problems, array, bool, int, objectAt, oneOf, optStr, show, str } from "./validate";
 
@@ -27,8 +28,10 @@ export interface SuiteConfig {
   failOnTestFailure: boolean;
   /** Where run folders go: `<artifactsDir>/<stack>/<run id>/`. */
   artifactsDir: string;
-  /** Directory of the Mocha test files (`*.test.ts`/`*.test.js`), relative to the project. */
+  /** Directory of the Mocha test files, relative to the project. */
   dir: string;
+  /** Glob of the test files under `dir` (default: mocha's `*.test.*`/`*.spec.*`, .ts/.js/.mjs/.cjs, any depth). */
+  spec: string;
   /** More files or directories the tests need (fixtures, helpers), relative to the project. */
   extraFiles: string[];
   /** A Dockerfile (relative to the project) building the suite image FROM the default one (ARG SUITE_BASE). */
@@ -44,6 +47,7 @@ export const SUITE_RESERVED_ENV = [
   "RUN_ID",
   "SUITE_NAME",
   "SUITE_DIR",
+  "SUITE_SPEC",
   "MOCHA_TIMEOUT_MS",
   "MOCHA_RETRIES",
   "MOCHA_PARALLEL",
@@ -74,6 +78,7 @@ const SUITE_KEYS = [
   "failOnTestFailure",
   "artifactsDir",
   "dir",
+  "spec",
   "extraFiles",
   "dockerfile",
   "parallel",
@@ -83,8 +88,12 @@ const SUITE_KEYS = [
 export function suiteConfig(p: Problems, v: unknown, projectRoot: string): SuiteConfig {
   const s = objectAt(p, "suite", v, SUITE_KEYS) ?? {};
   const dir = projectPath(p, "suite.dir", s.dir, projectRoot, "directory") ?? DEFAULT_SUITE_DIR;
-  if (fs.existsSync(path.join(projectRoot, dir)) && !hasTests(path.join(projectRoot, dir))) {
-    p.other("suite.dir", `is ${show(dir)}, which holds no *.test.ts or *.test.js file`);
+  const spec = str(p, "suite.spec", s.spec, DEFAULT_SPEC, /\S/, "a glob of test files under suite.dir");
+  if (
+    fs.existsSync(path.join(projectRoot, dir)) &&
+    suiteFiles(path.join(projectRoot, dir), spec).length === 0
+  ) {
+    p.other("suite.dir", `is ${show(dir)}, which holds no test file matching suite.spec ${show(spec)}`);
   }
   const extraFiles = (array(p, "suite.extraFiles", s.extraFiles ?? []) ?? []).flatMap((f, i) => {
     const r = projectPath(p, `suite.extraFiles[${i}]`, f, projectRoot, "any");
@@ -102,6 +111,7 @@ export function suiteConfig(p: Problems, v: unknown, projectRoot: string): Suite
     failOnTestFailure: bool(p, "suite.failOnTestFailure", s.failOnTestFailure, true),
     artifactsDir: str(p, "suite.artifactsDir", s.artifactsDir, "artifacts", /^[^\0]+$/, "a directory path"),
     dir,
+    spec,
     extraFiles,
     dockerfile: projectPath(p, "suite.dockerfile", s.dockerfile, projectRoot, "file"),
     parallel: bool(p, "suite.parallel", s.parallel, false),
@@ -146,10 +156,4 @@ function suiteEnv(p: Problems, v: unknown): Record<string, string> {
     }
   }
   return env;
-}
-
-function hasTests(dir: string): boolean {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .some((e) => (e.isDirectory() ? hasTests(path.join(dir, e.name)) : /\.test\.(ts|js)$/.test(e.name)));
 }

@@ -4,94 +4,24 @@
  * artifacts folder — junit.xml, results.json, the suite log, the logs of the services under test
  * and of every pod they spawned, pod/job descriptions with their events, the Kafka timeline — and
  * prints the results as one JSON line on stdout (the stack outputs). Exits 1 when the run is not
- * green and HOOK_FAIL_ON_TEST_FAILURE is "true"; everything is written first in every case.
+ * green and the settings' failOnTestFailure is true; everything is written first in every case.
  *
- * Streamed text goes to stderr; stdout carries only the final JSON line.
+ * Streamed text goes to stderr; stdout carries only the final JSON line. Settings: one JSON value in
+ * INCEPTION_HOOK_SETTINGS (settings.ts). The waits and the reads of logs and events are
+ * @inception/kube's, the same the harness uses.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { PassThrough } from "stream";
-import { BatchV1Api, CoreV1Api, KubeConfig, Log, V1Job, V1Pod, Watch } from "@kubernetes/client-node";
-import { JobOutcome, SuiteLog, pruneRuns, verdict } from "./collect";
+import { KubeConfig, KubernetesObject, Log, V1Job, V1Pod } from "@kubernetes/client-node";
+import { KubeClient, KubeWaitError, Kind } from "@inception/kube";
+import { JobOutcome, SUITE_RUN_LABEL, SuiteLog, pruneRuns, verdict } from "./collect";
+import { HookSettings, decodeHookSettings } from "./settings";
 
-export interface HookSettings {
-  kubeconfig: string;
-  context: string;
-  namespace: string;
-  jobName: string;
-  runId: string;
-  runDir: string;
-  /** Services whose pods' logs (and spawned pods' logs) are collected. */
-  services: { name: string; podSelector: string; spawnedSelector: string }[];
-  timeoutSeconds: number;
-  failOnTestFailure: boolean;
-  keepRuns: number;
-}
+export type { HookSettings } from "./settings";
 
 export const err = (line: string) => process.stderr.write(line + "\n");
-
-export function settingsFromEnv(env: NodeJS.ProcessEnv): HookSettings {
-  const need = (k: string): string => {
-    const v = env[k];
-    if (v === undefined || v === "") throw new Error(`the hook needs ${k}`);
-    return v;
-  };
-  return {
-    kubeconfig: need("HOOK_KUBECONFIG"),
-    context: need("HOOK_CONTEXT"),
-    namespace: need("HOOK_NAMESPACE"),
-    jobName: env.HOOK_JOB ?? "",
-    runId: need("HOOK_RUN_ID"),
-    runDir: need("HOOK_RUN_DIR"),
-    services: JSON.parse(env.HOOK_SERVICES ?? "[]"),
-    timeoutSeconds: Number(need("HOOK_TIMEOUT_SECONDS")),
-    failOnTestFailure: env.HOOK_FAIL_ON_TEST_FAILURE !== "false",
-    keepRuns: Number(env.HOOK_KEEP_RUNS ?? "5"),
-  };
-}
-
-/** Resolves with the first object of a watch that satisfies `done`, or undefined at the deadline. */
-function watchUntil<T>(
-  kc: KubeConfig,
-  apiPath: string,
-  query: Record<string, string>,
-  done: (obj: T) => boolean,
-  deadline: number,
-): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    let abort: AbortController | undefined;
-    let settled = false;
-    const finish = (v: T | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      abort?.abort();
-      resolve(v);
-    };
-    const timer = setTimeout(() => finish(undefined), Math.max(0, deadline - Date.now()));
-    const start = () =>
-      new Watch(kc)
-        .watch(
-          apiPath,
-          query,
-          (_phase, obj: T) => {
-            if (done(obj)) finish(obj);
-          },
-          // The API server ends watches now and then; resume until the deadline.
-          (e) => {
-            if (settled) return;
-            if (e && Date.now() > deadline) reject(e);
-            else start();
-          },
-        )
-        .then((a) => {
-          abort = a;
-          if (settled) a.abort();
-        }, reject);
-    start();
-  });
-}
 
 function jobOutcome(job: V1Job | undefined): JobOutcome | undefined {
   for (const c of job?.status?.conditions ?? []) {
@@ -100,6 +30,29 @@ function jobOutcome(job: V1Job | undefined): JobOutcome | undefined {
     if (c.type === "Failed") return c.reason === "DeadlineExceeded" ? "timeout" : "failed";
   }
   return undefined;
+}
+
+/**
+ * The first object of a wait, or undefined when it did not happen before the deadline (or could
+ * not be watched): then the wait's own account — what it waited for, what it saw — is printed.
+ */
+async function waitOne<T extends KubernetesObject>(
+  k: KubeClient,
+  kind: Kind,
+  selector: string,
+  state: "running" | "ended",
+  deadline: number,
+): Promise<T | undefined> {
+  try {
+    const [obj] = await k.waitFor<T>(kind, selector, state, {
+      timeoutMs: Math.max(1, deadline - Date.now()),
+    });
+    return obj;
+  } catch (e) {
+    if (!(e instanceof KubeWaitError)) throw e;
+    err(`inception: ${e.message.replace(/\n/g, "\ninception:   ")}`);
+    return undefined;
+  }
 }
 
 async function streamSuiteLog(kc: KubeConfig, s: HookSettings, pod: string, log: SuiteLog): Promise<void> {
@@ -145,88 +98,55 @@ async function streamSuiteLog(kc: KubeConfig, s: HookSettings, pod: string, log:
   });
 }
 
-async function podLogs(core: CoreV1Api, ns: string, selector: string, dir: string): Promise<string[]> {
-  const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items;
+/** Each pod's container logs (a restarted container's previous one too) and its description. */
+async function podLogs(k: KubeClient, selector: string, dir: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
-  const written: string[] = [];
-  for (const p of pods) {
+  for (const p of await k.list<V1Pod>("pod", selector)) {
     const name = p.metadata?.name ?? "pod";
-    for (const c of [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])]) {
-      const file = path.join(dir, `${name}.${c.name}.log`);
-      try {
-        fs.writeFileSync(file, await core.readNamespacedPodLog({ name, namespace: ns, container: c.name }));
-      } catch (e) {
-        fs.writeFileSync(file, `inception: no log (${(e as Error).message})\n`);
-      }
-      written.push(file);
+    for (const { container, log } of await k.containerLogs(p, { previous: true })) {
+      fs.writeFileSync(path.join(dir, `${name}.${container}.log`), log);
     }
-    await describe(core, ns, "Pod", p, dir);
+    await describe(k, "Pod", p, dir);
   }
-  return written;
 }
 
-/** The object as YAML-ish JSON plus its events, like `kubectl describe` would show. */
-async function describe(
-  core: CoreV1Api,
-  ns: string,
-  kind: string,
-  obj: V1Pod | V1Job,
-  dir: string,
-): Promise<void> {
+/** The object and its events, like `kubectl describe` would show. */
+async function describe(k: KubeClient, kind: string, obj: V1Pod | V1Job, dir: string): Promise<void> {
   const name = obj.metadata?.name ?? "object";
-  const events = await core
-    .listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: `involvedObject.name=${name},involvedObject.kind=${kind}`,
-    })
-    .then((l) => l.items)
-    .catch(() => []);
-  const lines = events.map(
-    (e) => `${e.lastTimestamp ?? e.eventTime ?? ""} ${e.type} ${e.reason}: ${e.message}`,
+  const events = (await k.events(obj.metadata?.uid ?? "")).map(
+    (e) =>
+      `${e.time instanceof Date ? e.time.toISOString() : (e.time ?? "")} ${e.type} ${e.reason}: ${e.message}`,
   );
   fs.writeFileSync(
     path.join(dir, `${name}.${kind.toLowerCase()}.describe.json`),
-    JSON.stringify({ object: obj, events: lines }, null, 2),
+    JSON.stringify({ object: obj, events }, null, 2),
   );
 }
 
-export function kubeConfig(s: HookSettings): KubeConfig {
+export function kubeClient(s: HookSettings): KubeClient {
   const kc = new KubeConfig();
   kc.loadFromString(s.kubeconfig);
   kc.setCurrentContext(s.context);
-  return kc;
+  return new KubeClient(kc, s.namespace);
 }
 
 export async function runHook(s: HookSettings): Promise<number> {
-  const kc = kubeConfig(s);
-  const core = kc.makeApiClient(CoreV1Api);
+  const k = kubeClient(s);
   const deadline = Date.now() + s.timeoutSeconds * 1000;
   fs.mkdirSync(s.runDir, { recursive: true });
   const t0 = Date.now();
   err(`inception: run ${s.runId}: waiting for suite Job ${s.namespace}/${s.jobName}`);
 
   // The suite pod: wait until its container runs or has ended, then follow its log to the end.
-  const podPath = `/api/v1/namespaces/${s.namespace}/pods`;
-  const pod = await watchUntil<V1Pod>(
-    kc,
-    podPath,
-    { labelSelector: `job-name=${s.jobName}` },
-    (p) => ["Running", "Succeeded", "Failed"].includes(p.status?.phase ?? ""),
-    deadline,
-  );
+  const suitePods = `job-name=${s.jobName}`;
+  const pod = await waitOne<V1Pod>(k, "pod", suitePods, "running", deadline);
   const log = new SuiteLog();
   if (pod?.metadata?.name) {
     err(`inception: suite pod ${pod.metadata.name} ${pod.status?.phase}; streaming its output`);
-    await streamSuiteLog(kc, s, pod.metadata.name, log);
-  } else err(`inception: no suite pod started within ${s.timeoutSeconds}s`);
+    await streamSuiteLog(k.kc, s, pod.metadata.name, log);
+  }
 
-  const job = await watchUntil<V1Job>(
-    kc,
-    `/apis/batch/v1/namespaces/${s.namespace}/jobs`,
-    { fieldSelector: `metadata.name=${s.jobName}` },
-    (j) => jobOutcome(j) !== undefined,
-    deadline,
-  );
+  const job = await waitOne<V1Job>(k, "job", `${SUITE_RUN_LABEL}=${s.runId}`, "ended", deadline);
   const outcome = jobOutcome(job) ?? "timeout";
 
   // Artifacts: what the suite handed back, then what only the cluster knows.
@@ -236,12 +156,13 @@ export async function runHook(s: HookSettings): Promise<number> {
     const untar = spawnSync("tar", ["-xzf", "-", "-C", s.runDir], { input: tarball });
     if (untar.status !== 0) err(`inception: could not unpack the suite's artifacts: ${untar.stderr}`);
   } else err("inception: the suite handed back no artifacts (it crashed or ran out of time)");
-  if (job) {
-    fs.mkdirSync(path.join(s.runDir, "cluster"), { recursive: true });
-    await describe(core, s.namespace, "Job", job, path.join(s.runDir, "cluster"));
-  }
-  await podLogs(core, s.namespace, `job-name=${s.jobName}`, path.join(s.runDir, "cluster", "suite"));
-  return finishRun(kc, s, outcome, t0);
+  const cluster = path.join(s.runDir, "cluster");
+  fs.mkdirSync(cluster, { recursive: true });
+  // The Job as it is now (the wait may have ended before the Job did).
+  for (const j of await k.list<V1Job>("job", `${SUITE_RUN_LABEL}=${s.runId}`))
+    await describe(k, "Job", j, cluster);
+  await podLogs(k, suitePods, path.join(cluster, "suite"));
+  return finishRun(k, s, outcome, t0);
 }
 
 /**
@@ -249,30 +170,24 @@ export async function runHook(s: HookSettings): Promise<number> {
  * pods' logs and descriptions, decides the verdict, prunes old runs, prints the outputs line.
  */
 export async function finishRun(
-  kc: KubeConfig,
+  k: KubeClient,
   s: HookSettings,
   outcome: JobOutcome,
   t0: number,
 ): Promise<number> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const batch = kc.makeApiClient(BatchV1Api);
   const cluster = path.join(s.runDir, "cluster");
   for (const svc of s.services) {
-    await podLogs(core, s.namespace, svc.podSelector, path.join(cluster, "services", svc.name));
-    await podLogs(core, s.namespace, svc.spawnedSelector, path.join(cluster, "spawned", svc.name));
-    const spawnedJobs = await batch.listNamespacedJob({
-      namespace: s.namespace,
-      labelSelector: svc.spawnedSelector,
-    });
-    for (const j of spawnedJobs.items)
-      await describe(core, s.namespace, "Job", j, path.join(cluster, "spawned", svc.name));
+    await podLogs(k, svc.podSelector, path.join(cluster, "services", svc.name));
+    await podLogs(k, svc.spawnedSelector, path.join(cluster, "spawned", svc.name));
+    for (const j of await k.list<V1Job>("job", svc.spawnedSelector))
+      await describe(k, "Job", j, path.join(cluster, "spawned", svc.name));
   }
 
   const resultsFile = path.join(s.runDir, "results.json");
   const results = fs.existsSync(resultsFile) ? JSON.parse(fs.readFileSync(resultsFile, "utf8")) : undefined;
-  const v = verdict(outcome, results);
-  pruneRuns(path.dirname(s.runDir), s.keepRuns);
-  if (s.jobName) await pruneJobs(batch, s);
+  const v = verdict(outcome, results, s.runner === "host" ? "the suite on this host" : "the suite Job");
+  pruneRuns(path.dirname(s.runDir), s.keepRuns, path.basename(s.runDir));
+  if (s.runner === "job") await pruneJobs(k, s);
 
   err(
     `inception: run ${s.runId} ${v.ok ? "PASSED" : "FAILED"}: ${v.reason} (${Math.round((Date.now() - t0) / 1000)}s)`,
@@ -287,17 +202,15 @@ export async function finishRun(
 }
 
 /** Keeps the newest `keepRuns` suite Jobs (Pulumi leaves old runs' Jobs in place on purpose). */
-async function pruneJobs(batch: BatchV1Api, s: HookSettings): Promise<void> {
-  const jobs = (
-    await batch.listNamespacedJob({ namespace: s.namespace, labelSelector: "inception.dev/suite-run" })
-  ).items;
+async function pruneJobs(k: KubeClient, s: HookSettings): Promise<void> {
+  const jobs = await k.list<V1Job>("job", SUITE_RUN_LABEL);
   const old = jobs
     .map((j) => j.metadata?.name ?? "")
     .filter((n) => n !== s.jobName)
     .sort()
     .slice(0, Math.max(0, jobs.length - s.keepRuns));
   for (const name of old) {
-    await batch
+    await k.batch
       .deleteNamespacedJob({ name, namespace: s.namespace, propagationPolicy: "Background" })
       .catch((e) => err(`inception: could not delete old suite Job ${name}: ${e}`));
   }
@@ -336,4 +249,4 @@ export function runAsMain(hook: () => Promise<number>): void {
   );
 }
 
-if (require.main === module) runAsMain(() => runHook(settingsFromEnv(process.env)));
+if (require.main === module) runAsMain(() => runHook(decodeHookSettings(process.env)));
