@@ -371,9 +371,11 @@ export class KubeClient {
             (e: unknown) => {
               if (settled) return;
               if (e && fatal(e)) return;
-              // The server ends watches now and then: resume at once; after an error, an expiry, or
-              // a watch that ended as soon as it began, re-list after a pause.
-              if (e || expired) later(relist);
+              // The server ends watches now and then: resume at once; re-list at once after an
+              // expiry (410: routine); after an error, or a watch that ended as soon as it began,
+              // pause first.
+              if (e) later(relist);
+              else if (expired) void relist();
               else if (events === 0 && Date.now() - started < QUICK_END_MS) later(() => watchFrom(rv));
               else watchFrom(rv);
             },
