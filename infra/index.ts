@@ -10,13 +10,11 @@ import * as path from "path";
 import { PROFILES, configFromPulumi, mockPortMappings } from "./config";
 import { Cluster, ExistingCluster, KindCluster, hash } from "./cluster";
 import { hostEnvironment } from "./contract";
-import { newRunId } from "./hook/collect";
 import { MockInfra, servicesAffinity } from "./mock";
 import { preflight } from "./preflight";
 import { PublishTarget, PublishedImage } from "./publish";
 import { ServiceUnderTest } from "./service";
-import { SuiteRun } from "./suite";
-import { SuiteImage } from "./suiteimage";
+import { SuiteImage, SuiteRun, newRunId } from "./suite";
 
 export = async () => {
   const config = configFromPulumi();

@@ -11,8 +11,11 @@ import * as path from "path";
 /** The stamp a prepared build context keeps: the hash of the inputs it was prepared from. */
 export const PREPARED_STAMP = ".inception-prepared";
 
-/** What a preparation writes (top-level entries of the context): not inputs of it. */
-export const PREPARE_OUTPUTS: readonly string[] = ["node_modules", "dist"];
+/**
+ * What a preparation writes (top-level entries of the context): not inputs of it. The suite
+ * image's `.inception-packages` is a copy of ../packages, whose own hash is in its prepare command.
+ */
+export const PREPARE_OUTPUTS: readonly string[] = ["node_modules", "dist", ".inception-packages"];
 
 /** `npm run --silent prepare-image` when the context's package.json has that script. */
 export function defaultPrepare(context: string): string[] {

@@ -43,6 +43,12 @@ export interface PublishedImageArgs {
    * `npm run --silent prepare-image` when the context's package.json has that script, else none.
    */
   prepare?: string[];
+  /**
+   * The context's content hash, for a context written only during an update (the suite's generated
+   * one): the context is then neither required nor read (nor prepared) at program time. Defaults to
+   * hashing the context.
+   */
+  contentHash?: string;
   /** Dockerfile path relative to the context. Defaults to "Dockerfile". */
   dockerfile?: string;
   /** Build arguments. Defaults to none. */
@@ -74,18 +80,21 @@ export class PublishedImage extends pulumi.ComponentResource {
     }
     const dockerfile = args.dockerfile ?? "Dockerfile";
     const context = args.context === undefined ? "" : path.resolve(args.context);
-    if (args.context !== undefined && !fs.existsSync(path.join(context, dockerfile))) {
+    const given = args.contentHash !== undefined;
+    if (args.context !== undefined && !given && !fs.existsSync(path.join(context, dockerfile))) {
       throw new Error(`image ${args.name}: no ${dockerfile} in build context ${context}`);
     }
-    const prepare = args.context === undefined ? [] : (args.prepare ?? defaultPrepare(context));
+    // A context written only during an update (contentHash given) is prepared by its writer.
+    const prepare = args.context === undefined || given ? [] : (args.prepare ?? defaultPrepare(context));
     if (prepare.some((a) => a.includes("\n"))) {
       throw new Error(`image ${args.name}: a prepare argument may not contain a line break`);
     }
     const source = args.image === undefined ? undefined : parseImageRef(args.image, `image ${args.name}`);
     this.contentHash =
-      args.image !== undefined
+      args.contentHash ??
+      (args.image !== undefined
         ? imageHash(args.image)
-        : contextHash(context, dockerfile, args.buildArgs ?? {}, prepare);
+        : contextHash(context, dockerfile, args.buildArgs ?? {}, prepare));
     const repo = `${args.prefix ?? "inception"}/${args.name}`;
     const t = args.target;
     // A digest cannot be a tag: a prebuilt image without a tag is pushed under its content hash.

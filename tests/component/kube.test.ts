@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { KubeClient } from "@inception/kube";
 import { byAction, KubeHarness, KubeWaitError } from "../harness";
 
 type Obj = KubernetesObject & { status?: Record<string, unknown>; spec?: Record<string, unknown> };
@@ -265,6 +266,47 @@ describe("kube harness (component, fake API server)", () => {
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("waits against an API server that fails (@inception/kube)", () => {
+  it("back off between retries, keep their deadline and say what they met", async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests += 1;
+      res.writeHead(503, { "content-type": "application/json" }).end('{"message":"etcd is down"}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [
+          {
+            name: "down",
+            server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            skipTLSVerify: true,
+          },
+        ],
+        users: [{ name: "u" }],
+        contexts: [{ name: "down", cluster: "down", user: "u" }],
+        currentContext: "down",
+      });
+      const t0 = Date.now();
+      const e = await new KubeClient(kc, "ns")
+        .waitFor("job", "inception.dev/suite-run=r1", "ended", { timeoutMs: 4_000 })
+        .catch((x: Error) => x);
+      expect(e).to.be.instanceOf(KubeWaitError);
+      expect(Date.now() - t0).to.be.within(3_900, 5_000);
+      const msg = (e as Error).message;
+      expect(msg).to.contain("waiting for job inception.dev/suite-run=r1 to end in namespace ns");
+      expect(msg).to.contain("no jobs matched");
+      expect(msg).to.match(/API errors during the wait \(\d+, the last \d+\):\n {2}\+\d+ ms HTTP 503/);
+      // 250, 500, 1000, 2000 ms apart: 5 requests in 4 s, where a fixed 500 ms retry makes 8 and
+      // no pause at all thousands.
+      expect(requests).to.be.within(3, 6);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 });

@@ -1,6 +1,8 @@
-// The suite runner (tests/runner/run.ts) as the suite Job runs it, against the tier's host broker:
-// a suite directory of its own, importing the harness as @inception/harness, serial and in mocha's
-// parallel mode (suite.parallel), must report every test in results.json and junit.xml.
+// The suite runner (@inception/runner, packages/runner/run.ts) as the suite Job runs it, against the
+// tier's host broker: a suite directory of its own, importing the harness as @inception/harness,
+// serial and in mocha's parallel mode (suite.parallel), must report every test in results.json and
+// junit.xml; and a team's plain ESM suite ("type": "module", test/*.spec.mjs, kafkajs used directly:
+// tests/fixtures/esm-suite) is found by the default suite.spec and runs.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -26,31 +28,54 @@ describe("${name}", () => {
 });
 `;
 
+interface Results {
+  passed: number;
+  failed: number;
+  tests: { file: string; title: string }[];
+}
+
+function runRunner(
+  suiteDir: string,
+  env: Record<string, string>,
+): Promise<{ code: number; out: string; artifacts: string }> {
+  const artifacts = mkdtempSync(path.join(tmpdir(), "inception-runner-"));
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", "packages/runner/run.ts"],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          SUITE_DIR: suiteDir,
+          ARTIFACTS_DIR: artifacts,
+          EMIT_ARTIFACTS: "false",
+          ...env,
+        },
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ code: code ?? 1, out, artifacts }));
+  });
+}
+
+const results = (artifacts: string): Results =>
+  JSON.parse(readFileSync(path.join(artifacts, "results.json"), "utf8")) as Results;
+
 async function runSuite(parallel: boolean): Promise<{ code: number; out: string; artifacts: string }> {
   const suite = mkdtempSync(path.join(root, ".inception", "runner-suite-"));
   writeFileSync(path.join(suite, "a.test.ts"), roundTrip("a"));
   writeFileSync(path.join(suite, "b.test.ts"), roundTrip("b"));
-  const artifacts = mkdtempSync(path.join(tmpdir(), "inception-runner-"));
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "tests/runner/run.ts"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        SUITE_DIR: suite,
-        ARTIFACTS_DIR: artifacts,
-        EMIT_ARTIFACTS: "false",
-        MOCHA_PARALLEL: String(parallel),
-        HARNESS_TOPICS: "inception.runner-test",
-      },
+  try {
+    return await runRunner(suite, {
+      MOCHA_PARALLEL: String(parallel),
+      HARNESS_TOPICS: "inception.runner-test",
     });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("close", (code) => {
-      rmSync(suite, { recursive: true, force: true });
-      resolve({ code: code ?? 1, out, artifacts });
-    });
-  });
+  } finally {
+    rmSync(suite, { recursive: true, force: true });
+  }
 }
 
 describe("the suite runner, with a suite directory of its own", function () {
@@ -59,13 +84,23 @@ describe("the suite runner, with a suite directory of its own", function () {
     it(`${parallel ? "parallel" : "serial"}: runs every file and reports both tests`, async () => {
       const r = await runSuite(parallel);
       expect(r.code, r.out).to.equal(0);
-      const results = JSON.parse(readFileSync(path.join(r.artifacts, "results.json"), "utf8")) as {
-        passed: number;
-        failed: number;
-      };
-      expect(results.passed, r.out).to.equal(2);
-      expect(results.failed).to.equal(0);
+      const res = results(r.artifacts);
+      expect(res.passed, r.out).to.equal(2);
+      expect(res.failed).to.equal(0);
       expect(readFileSync(path.join(r.artifacts, "junit.xml"), "utf8")).to.match(/tests="2" failures="0"/);
     });
   }
+
+  it('runs a team\'s ESM suite ("type": "module", test/*.spec.mjs and *.spec.js) by the default suite.spec', async () => {
+    const r = await runRunner(path.join(root, "tests/fixtures/esm-suite"), {
+      HARNESS_TOPICS: "inception.runner-test",
+    });
+    expect(r.code, r.out).to.equal(0);
+    const res = results(r.artifacts);
+    expect(res.tests.map((t) => path.relative(root, t.file)).sort(), r.out).to.deep.equal([
+      "tests/fixtures/esm-suite/test/checksum.spec.mjs",
+      "tests/fixtures/esm-suite/test/sum.spec.js",
+    ]);
+    expect(res.passed, r.out).to.equal(2);
+  });
 });

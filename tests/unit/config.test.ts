@@ -9,6 +9,7 @@ import { ConfigError, LoadInput, PROFILES, loadConfig, selectorProblem } from ".
 import { keysOf, renderConfigDocs, stageKeys } from "../../infra/config/docs";
 import { MOCK_CONTRACT, OUTPUT_KEYS } from "../../infra/contract";
 import { runStack } from "./stack";
+import { decodeHookSettings } from "../../infra/suite/settings";
 
 type Obj = Record<string, unknown>;
 
@@ -278,7 +279,7 @@ describe("the mock infra contract in the program", () => {
       "inception:mockInfra": { zookeeper: { enabled: true }, crds: ["mock-infra/crds/mpijob.yaml"] },
     });
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
-    const hostEnv = JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_HOST_ENV) as Obj;
+    const hostEnv = decodeHookSettings(hook.inputs.environment as Record<string, string>).hostEnv as Obj;
     for (const e of MOCK_CONTRACT) expect(hostEnv, e.env).to.have.property(e.env);
     expect(hostEnv.KAFKA_BOOTSTRAP_SERVERS).to.equal("localhost:9092");
     expect(hostEnv.S3_ENDPOINT).to.equal("http://localhost:7070");

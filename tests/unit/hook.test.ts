@@ -3,9 +3,18 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { SuiteLog, newRunId, pruneRuns, verdict } from "../../infra/hook/collect";
-import { junitXml } from "../../tests/runner/results";
-import { emitArtifacts } from "../../tests/runner/run";
+import { SuiteLog, newRunId, pruneRuns, verdict } from "../../infra/suite/collect";
+import { runOnHost } from "../../infra/suite/host";
+import {
+  HOOK_SETTINGS_ENV,
+  HookSettings,
+  HookSettingsError,
+  decodeHookSettings,
+  encodeHookSettings,
+} from "../../infra/suite/settings";
+import { junitXml } from "@inception/runner/results";
+import { create } from "xmlbuilder2";
+import { emitArtifacts } from "@inception/runner/run";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "inception-hook-"));
 
@@ -75,6 +84,12 @@ describe("runs", () => {
     expect(pruneRuns(dir, 2)).to.deep.equal(["20261126t01"]);
     expect(fs.readdirSync(dir).sort()).to.deep.equal(["20261126t02", "20261126t03"]);
   });
+  it("pruning never deletes the run just written (a stable onChange id sorts first)", () => {
+    const dir = tmp();
+    for (const r of ["20261126t01", "20261126t02", "c-3f9a"]) fs.mkdirSync(path.join(dir, r));
+    expect(pruneRuns(dir, 2, "c-3f9a")).to.deep.equal(["20261126t01"]);
+    expect(fs.readdirSync(dir).sort()).to.deep.equal(["20261126t02", "c-3f9a"]);
+  });
 });
 
 describe("junit", () => {
@@ -99,13 +114,134 @@ describe("junit", () => {
     expect(xml).to.contain('<failure message="want &quot;x&quot; &amp; got y">');
     expect(xml).to.contain("<skipped/>");
   });
+
+  it("stays well-formed XML 1.0 for titles with ]]>, &, quotes, control characters and non-ASCII", () => {
+    const title = 'ends ]]> & "quoted" \u0001 bell\u0007 ünïcødé 日本 ✔';
+    const message = "expected \u001b[31mred\u001b[0m ]]> to be <b> & 'x'";
+    const xml = junitXml(
+      {
+        passed: 0,
+        failed: 1,
+        pending: 0,
+        durationMs: 5,
+        failures: [{ title, message }],
+        tests: [{ title, file: "t.spec.mjs", state: "failed", durationMs: 5, message, stack: message }],
+      },
+      "suite \u0002",
+    );
+    // No character XML 1.0 forbids (C0 controls other than tab, newline, carriage return).
+    const forbidden = [...xml].filter((ch) => ch < " " && !"\t\n\r".includes(ch));
+    expect(forbidden).to.deep.equal([]);
+    expect(xml).to.not.contain("]]>");
+    expect(xml).to.contain('name="ends ]]&gt; &amp; &quot;quoted&quot; \ufffd bell\ufffd ünïcødé 日本 ✔"');
+    expect(xml).to.contain("expected \ufffd[31mred\ufffd[0m ]]&gt; to be &lt;b&gt; &amp; 'x'</failure>");
+    expect(xml).to.contain('<testsuite name="suite \ufffd"');
+    // And a real XML parser reads it back.
+    const testcase = create(xml).root().first().first().node as unknown as {
+      getAttribute(name: string): string | null;
+    };
+    expect(testcase.getAttribute("name")).to.equal('ends ]]> & "quoted" \ufffd bell\ufffd ünïcødé 日本 ✔');
+  });
+});
+
+describe("hook settings (one validated value)", () => {
+  const settings: HookSettings = {
+    runner: "job",
+    kubeconfig: "apiVersion: v1\nclusters: []\n# CANARY-kubeconfig",
+    context: "kind-inception",
+    namespace: "inception",
+    jobName: "suite-20261126t044501z-7fff",
+    runId: "20261126t044501z-7fff",
+    runDir: "/work/artifacts/local/20261126t044501z-7fff",
+    services: [{ name: "executor", podSelector: "app=executor", spawnedSelector: "created-by=executor" }],
+    timeoutSeconds: 1020,
+    failOnTestFailure: true,
+    keepRuns: 5,
+    hostEnv: {},
+  };
+
+  it("round-trips through the one environment variable", () => {
+    const env = { [HOOK_SETTINGS_ENV]: encodeHookSettings(settings) };
+    expect(decodeHookSettings(env)).to.deep.equal(settings);
+  });
+
+  it("refuses a bad value naming every bad field, without echoing the secret kubeconfig", () => {
+    const bad = { ...settings, timeoutSeconds: "1020", keepRuns: 0, services: [{ name: "x" }], jobName: "" };
+    let e: unknown;
+    try {
+      decodeHookSettings({ [HOOK_SETTINGS_ENV]: JSON.stringify(bad) });
+    } catch (x) {
+      e = x;
+    }
+    expect(e).to.be.instanceOf(HookSettingsError);
+    const msg = (e as Error).message;
+    expect(msg).to.contain(HOOK_SETTINGS_ENV);
+    expect(msg).to.match(/^ {2}timeoutSeconds: .*expected number/m);
+    expect(msg).to.match(/^ {2}keepRuns: /m);
+    expect(msg).to.match(/^ {2}services\.0\.podSelector: /m);
+    expect(msg).to.not.contain("CANARY");
+    expect(() =>
+      decodeHookSettings({ [HOOK_SETTINGS_ENV]: JSON.stringify({ ...settings, colour: 1 }) }),
+    ).to.throw(/colour/);
+  });
+
+  it("says so when the variable is missing or not JSON (without quoting it)", () => {
+    expect(() => decodeHookSettings({})).to.throw(`${HOOK_SETTINGS_ENV} is not set`);
+    expect(() => decodeHookSettings({ [HOOK_SETTINGS_ENV]: "{CANARY" })).to.throw(/is not valid JSON$/);
+  });
+
+  it("the encoder checks too: a Job runner without a Job name is refused", () => {
+    expect(() => encodeHookSettings({ ...settings, jobName: "" })).to.throw(
+      /jobName: must name the suite Job/,
+    );
+  });
+});
+
+describe("host runner", () => {
+  const hostSettings = (timeoutSeconds: number): HookSettings => ({
+    runner: "host",
+    kubeconfig: "k",
+    context: "c",
+    namespace: "n",
+    jobName: "",
+    runId: "r",
+    runDir: tmp(),
+    services: [],
+    timeoutSeconds,
+    failOnTestFailure: true,
+    keepRuns: 5,
+    hostEnv: {},
+  });
+  const log = () => fs.createWriteStream(path.join(tmp(), "suite.log"));
+
+  it("reports a suite that outlives its deadline as a timeout, not as a run without results", async () => {
+    const t0 = Date.now();
+    const outcome = await runOnHost(hostSettings(1), process.env, log(), [
+      "-e",
+      "setInterval(() => {}, 1000)",
+    ]);
+    expect(outcome).to.equal("timeout");
+    expect(Date.now() - t0).to.be.below(8000);
+    expect(verdict(outcome, undefined, "the suite on this host").reason).to.equal(
+      "the suite on this host ran past its deadline",
+    );
+  });
+
+  it("reports a runner that exits with a test failure as complete, and a crash as failed", async () => {
+    expect(await runOnHost(hostSettings(30), process.env, log(), ["-e", "process.exit(1)"])).to.equal(
+      "complete",
+    );
+    expect(await runOnHost(hostSettings(30), process.env, log(), ["-e", "process.exit(3)"])).to.equal(
+      "failed",
+    );
+  });
 });
 
 describe("hook process guard", () => {
   it("turns a hook whose event loop drains before it finished into exit 1, not a silent 0", () => {
     const script = `
       require("ts-node/register/transpile-only");
-      const { exitLoudlyIfUnfinished } = require(${JSON.stringify(path.resolve(__dirname, "../../infra/hook/main.ts"))});
+      const { exitLoudlyIfUnfinished } = require(${JSON.stringify(path.resolve(__dirname, "../../infra/suite/hook.ts"))});
       exitLoudlyIfUnfinished();
       new Promise(() => {}); // pending forever, nothing keeps the loop alive
     `;

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
+import { decodeHookSettings } from "../../infra/suite/settings";
 import { FAKE_TESTS, Registered, runStack, runStackExpectingError } from "./stack";
 
 type Obj = Record<string, unknown>;
@@ -10,6 +11,9 @@ const jobEnv = (job: Registered): Record<string, string | undefined> => {
   const env = (spec.containers as Obj[])[0].env as { name: string; value?: string }[];
   return Object.fromEntries(env.map((e) => [e.name, e.value]));
 };
+/** The hook's one settings value (INCEPTION_HOOK_SETTINGS), decoded as the hook does. */
+const hookSettings = (hook: Registered) =>
+  decodeHookSettings(hook.inputs.environment as Record<string, string>);
 const meta = (r: Registered) => r.inputs.metadata as { name: string; annotations?: Obj; labels?: Obj };
 
 describe("services under test and the suite run", () => {
@@ -36,9 +40,8 @@ describe("services under test and the suite run", () => {
     expect((job.inputs.spec as Obj).backoffLimit).to.equal(0);
     expect((job.inputs.spec as Obj).activeDeadlineSeconds).to.equal(900);
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
-    const env = hook.inputs.environment as Record<string, string>;
-    expect(env.HOOK_JOB).to.equal(meta(job).name);
-    expect(JSON.parse(env.HOOK_SERVICES)).to.deep.equal([
+    expect(hookSettings(hook).jobName).to.equal(meta(job).name);
+    expect(hookSettings(hook).services).to.deep.equal([
       {
         name: "executor",
         podSelector: "app.kubernetes.io/name=executor",
@@ -70,7 +73,7 @@ describe("services under test and the suite run", () => {
     const publishes = run.of("command:local:Command").filter((c) => c.name.startsWith("suite-image"));
     expect(publishes.map((c) => c.name)).to.deep.equal(["suite-image-base-publish"]);
     expect((publishes[0].inputs.environment as Record<string, string>).TARGET).to.equal("kind");
-    expect(jobEnv(run.of("kubernetes:batch/v1:Job")[0]).SUITE_DIR).to.equal("/suite/suites");
+    expect(jobEnv(run.of("kubernetes:batch/v1:Job")[0]).SUITE_DIR).to.equal("/suite/tests/suites");
   });
 
   it("layers a suite directory and extra files from config on the default suite image", async () => {
@@ -113,7 +116,7 @@ describe("services under test and the suite run", () => {
       "inception:suite": { runner: "host", dir: "tests/suites/mockinfra" },
     });
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
-    const hostEnv = JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_HOST_ENV) as Obj;
+    const hostEnv = hookSettings(hook).hostEnv;
     expect(hostEnv.SUITE_DIR).to.equal(path.resolve(__dirname, "../../tests/suites/mockinfra"));
   });
 
@@ -122,7 +125,7 @@ describe("services under test and the suite run", () => {
     expect(run.of("kubernetes:batch/v1:Job")).to.have.length(0);
     expect(run.of("command:local:Command").map((c) => c.name)).to.not.include("suite-image-publish");
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
-    const hostEnv = JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_HOST_ENV);
+    const hostEnv = hookSettings(hook).hostEnv;
     expect(hostEnv.KAFKA_BOOTSTRAP_SERVERS).to.equal("localhost:9092");
   });
 
@@ -144,9 +147,7 @@ describe("services under test and the suite run", () => {
     const pub = run.of("command:local:Command").find((c) => c.name === "service-fetcher-image-publish")!;
     expect((pub.inputs.environment as Obj).SOURCE_IMAGE).to.equal("example/fetcher:1.0");
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
-    expect(
-      JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_SERVICES)[0].spawnedSelector,
-    ).to.equal("app=fetch-job");
+    expect(hookSettings(hook).services[0].spawnedSelector).to.equal("app=fetch-job");
   });
 
   const bad: [string, Obj, string][] = [
@@ -237,7 +238,7 @@ describe("a team's own service and suite, through config alone (examples/fetcher
       "/suite/project/examples/fetcher/suite",
     );
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
-    expect(JSON.parse((hook.inputs.environment as Record<string, string>).HOOK_SERVICES)).to.deep.equal([
+    expect(hookSettings(hook).services).to.deep.equal([
       {
         name: "fetcher",
         podSelector: "app.kubernetes.io/name=fetcher",

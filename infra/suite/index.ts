@@ -7,10 +7,13 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { podEnvironment } from "./contract";
-import type { SuiteConfig } from "./suiteconfig";
+import { podEnvironment } from "../contract";
+import type { SuiteConfig } from "../suiteconfig";
+import { SUITE_RUN_LABEL } from "./collect";
+import { HOOK_SETTINGS_ENV, encodeHookSettings } from "./settings";
 
-export const SUITE_RUN_LABEL = "inception.dev/suite-run";
+export { SUITE_RUN_LABEL, newRunId } from "./collect";
+export { SuiteImage } from "./image";
 
 /** A service under test as far as the hook is concerned: whose logs to collect. */
 export interface CollectedService {
@@ -110,6 +113,7 @@ export class SuiteRun extends pulumi.ComponentResource {
       MOCHA_RETRIES: String(c.retries),
       MOCHA_PARALLEL: String(c.parallel),
       SUITE_DIR: args.suiteDir,
+      SUITE_SPEC: c.spec.length === 1 ? c.spec[0] : JSON.stringify(c.spec),
       ...(c.grep ? { MOCHA_GREP: c.grep } : {}),
       WAIT_TIMEOUT_MS: String(Math.min(c.testTimeoutMs, 60000)),
       NAMESPACE: ns,
@@ -169,29 +173,32 @@ export class SuiteRun extends pulumi.ComponentResource {
       this.jobName = undefined;
     }
 
-    const hookEnv: Record<string, pulumi.Input<string>> = {
-      HOOK_KUBECONFIG: args.kubeconfig,
-      HOOK_CONTEXT: args.context,
-      HOOK_NAMESPACE: ns,
-      HOOK_JOB: this.jobName ?? "",
-      HOOK_RUN_ID: args.runId,
-      HOOK_RUN_DIR: this.artifactsDir,
-      HOOK_SERVICES: JSON.stringify(args.services ?? []),
-      HOOK_TIMEOUT_SECONDS: String(c.timeoutSeconds + 120),
-      HOOK_FAIL_ON_TEST_FAILURE: String(c.failOnTestFailure),
-      HOOK_KEEP_RUNS: String(c.keepRuns),
-      HOOK_HOST_ENV: pulumi.output(args.hostEnv ?? {}).apply((e) => JSON.stringify({ ...settings, ...e })),
-    };
-    const script =
-      c.runner === "job"
-        ? `exec node -r ts-node/register/transpile-only infra/hook/main.ts`
-        : `exec node -r ts-node/register/transpile-only infra/hook/host.ts`;
+    // One validated value (settings.ts); secret as a whole, since the kubeconfig is.
+    const hookSettings = pulumi
+      .all([args.kubeconfig, args.context, args.hostEnv ?? {}])
+      .apply(([kubeconfig, context, hostEnv]) =>
+        encodeHookSettings({
+          runner: c.runner,
+          kubeconfig,
+          context,
+          namespace: ns,
+          jobName: this.jobName ?? "",
+          runId: args.runId,
+          runDir: this.artifactsDir,
+          services: args.services ?? [],
+          timeoutSeconds: c.timeoutSeconds + 120,
+          failOnTestFailure: c.failOnTestFailure,
+          keepRuns: c.keepRuns,
+          hostEnv: c.runner === "host" ? { ...settings, ...hostEnv } : {},
+        }),
+      );
+    const script = `exec node -r ts-node/register/transpile-only infra/suite/${c.runner === "job" ? "hook" : "host"}.ts`;
     const hook = new command.local.Command(
       `${name}-hook`,
       {
         create: script,
         dir: args.projectRoot,
-        environment: hookEnv,
+        environment: { [HOOK_SETTINGS_ENV]: pulumi.secret(hookSettings) },
         // A new run id means a new run; the suite's own inputs are part of it with rerun "onChange".
         triggers: [args.runId],
         logging: "stderr",

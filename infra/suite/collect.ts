@@ -6,7 +6,10 @@
 import * as fs from "fs";
 import * as path from "path";
 
-import { ARTIFACTS_BEGIN, ARTIFACTS_END, ARTIFACTS_LINE } from "../../tests/runner/protocol";
+import { ARTIFACTS_BEGIN, ARTIFACTS_END, ARTIFACTS_LINE } from "@inception/runner/protocol";
+
+/** The label every suite Job and its pod carry: the run id. */
+export const SUITE_RUN_LABEL = "inception.dev/suite-run";
 
 /** Separates the artifact block (base64 lines between markers) from the log people read. */
 export class SuiteLog {
@@ -61,7 +64,7 @@ export interface Verdict {
  * The run's verdict: green only when the Job completed and results.json says nothing failed.
  * A missing results file (crash, timeout) is a failure of its own, never "0 failed".
  */
-export function verdict(outcome: JobOutcome, results: unknown): Verdict {
+export function verdict(outcome: JobOutcome, results: unknown, who = "the suite Job"): Verdict {
   const r = results as Partial<TestsOutput> | undefined;
   const valid = r !== undefined && typeof r.passed === "number" && typeof r.failed === "number";
   const tests: TestsOutput = valid
@@ -75,11 +78,11 @@ export function verdict(outcome: JobOutcome, results: unknown): Verdict {
           : [],
       }
     : { passed: 0, failed: 0, pending: 0, durationMs: 0, failures: [] };
-  if (outcome === "timeout") return { ok: false, reason: "the suite Job ran past its deadline", tests };
+  if (outcome === "timeout") return { ok: false, reason: `${who} ran past its deadline`, tests };
   if (!valid)
     return {
       ok: false,
-      reason: `the suite Job ${outcome === "failed" ? "crashed" : "ended"} without results`,
+      reason: `${who} ${outcome === "failed" ? "crashed" : "ended"} without results`,
       tests,
     };
   if (tests.failed > 0) return { ok: false, reason: `${tests.failed} test(s) failed`, tests };
@@ -87,15 +90,19 @@ export function verdict(outcome: JobOutcome, results: unknown): Verdict {
   return { ok: true, reason: `${tests.passed} passed`, tests };
 }
 
-/** Deletes all but the newest `keep` run folders under `dir` (names sort by time: run ids do). */
-export function pruneRuns(dir: string, keep: number): string[] {
+/**
+ * Deletes all but the newest `keep` run folders under `dir` (names sort by time: run ids do),
+ * never `current`: a stable run id (rerun "onChange", `c-…`) sorts before the time-stamped ones.
+ */
+export function pruneRuns(dir: string, keep: number, current?: string): string[] {
   if (!fs.existsSync(dir)) return [];
   const runs = fs
     .readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
+    .filter((n) => n !== current)
     .sort();
-  const gone = runs.slice(0, Math.max(0, runs.length - keep));
+  const gone = runs.slice(0, Math.max(0, runs.length - (current === undefined ? keep : keep - 1)));
   for (const r of gone) fs.rmSync(path.join(dir, r), { recursive: true, force: true });
   return gone;
 }

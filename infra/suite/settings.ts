@@ -1,0 +1,78 @@
+/**
+ * The post-deploy hook's settings: one JSON value in one environment variable, written by the
+ * SuiteRun component (index.ts) and read by the hook (hook.ts, host.ts), both through this schema,
+ * so the two sides cannot drift and a bad value fails naming the field (never echoing a value: the
+ * kubeconfig is a secret).
+ */
+import { z } from "zod";
+
+/** The one variable the hook reads. */
+export const HOOK_SETTINGS_ENV = "INCEPTION_HOOK_SETTINGS";
+
+const nonEmpty = z.string().min(1);
+
+export const hookSettingsSchema = z
+  .object({
+    /** `job`: wait for the suite Job in the cluster; `host`: run the suite with mocha on this machine. */
+    runner: z.enum(["job", "host"]),
+    /** The stack's kubeconfig (a secret) and the context in it the hook uses. */
+    kubeconfig: nonEmpty,
+    context: nonEmpty,
+    namespace: nonEmpty,
+    /** The suite Job (runner "job"). */
+    jobName: z.string(),
+    runId: nonEmpty,
+    /** This run's artifacts folder (absolute). */
+    runDir: nonEmpty.refine((p) => p.startsWith("/"), "must be an absolute path"),
+    /** Services whose pods' logs (and spawned pods' logs) are collected. */
+    services: z.array(z.object({ name: nonEmpty, podSelector: nonEmpty, spawnedSelector: nonEmpty })),
+    /** How long the hook waits for the whole run. */
+    timeoutSeconds: z.int().positive(),
+    /** Exit 1 when the run is not green. */
+    failOnTestFailure: z.boolean(),
+    /** Runs (artifact folders and suite Jobs) kept. */
+    keepRuns: z.int().min(1),
+    /** The host runner's environment (runner "host"): the suite's settings and host-side endpoints. */
+    hostEnv: z.record(z.string(), z.string()),
+  })
+  .strict()
+  .refine((s) => s.runner === "host" || s.jobName !== "", {
+    path: ["jobName"],
+    message: 'must name the suite Job with runner "job"',
+  });
+
+export type HookSettings = z.infer<typeof hookSettingsSchema>;
+
+/** Why the hook's settings cannot be used: every problem, each naming its field. */
+export class HookSettingsError extends Error {
+  constructor(problems: string[]) {
+    super(`the hook's settings (${HOOK_SETTINGS_ENV}) are invalid:\n  ${problems.join("\n  ")}`);
+    this.name = "HookSettingsError";
+  }
+}
+
+function check(v: unknown): HookSettings {
+  const r = hookSettingsSchema.safeParse(v);
+  if (r.success) return r.data;
+  // Messages only: zod's issues carry no input value unless asked, and the kubeconfig is secret.
+  throw new HookSettingsError(r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`));
+}
+
+/** The settings as the value of HOOK_SETTINGS_ENV; throws a HookSettingsError for bad settings. */
+export function encodeHookSettings(s: HookSettings): string {
+  return JSON.stringify(check(s));
+}
+
+/** The settings from the environment; throws a HookSettingsError naming every bad field. */
+export function decodeHookSettings(env: NodeJS.ProcessEnv): HookSettings {
+  const raw = env[HOOK_SETTINGS_ENV];
+  if (raw === undefined || raw === "") throw new HookSettingsError([`${HOOK_SETTINGS_ENV} is not set`]);
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    // Not the parser's message: it quotes the text, which holds the kubeconfig.
+    throw new HookSettingsError([`${HOOK_SETTINGS_ENV} is not valid JSON`]);
+  }
+  return check(v);
+}

@@ -1,0 +1,470 @@
+/**
+ * Generic Kubernetes helpers, shared by the test harness (tests/harness/kube.ts) and the post-deploy
+ * hook (infra/suite/hook.ts), so that both wait and collect the same way:
+ *
+ * - `KubeClient.waitFor`: wait — with a Watch, not polling — until objects of a kind selected by
+ *   labels exist, run, succeed, fail, end or are gone. Each wait lists the matching objects (their
+ *   state and a resourceVersion), then watches from that resourceVersion, so nothing between the
+ *   list and the watch is missed; a watch the API server ends is resumed, one that expired (410) is
+ *   re-listed. Every wait has a deadline; errors (an API server that is down, restarting, or ends
+ *   watches at once) are retried with exponential backoff, never in a tight loop. A wait that does
+ *   not succeed says what it waited for, what it last saw of every matching object, and the API
+ *   errors it met.
+ * - `events`, `containerLogs`: what artifacts are made of (an object's events, each container's log).
+ */
+import {
+  ApiException,
+  BatchV1Api,
+  CoreV1Api,
+  CoreV1Event,
+  KubeConfig,
+  KubernetesObject,
+  V1CronJob,
+  V1Job,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  Watch,
+} from "@kubernetes/client-node";
+
+export type Kind = "pod" | "job" | "cronjob" | "service" | "pvc";
+/** `running` means started: running, or already finished (a short pod can go Pending → Succeeded
+ *  without the API ever showing Running). For a service it means it exists, for a PVC Bound.
+ *  `ended` means succeeded or failed, whichever comes. */
+export type KubeState = "exists" | "running" | "succeeded" | "failed" | "ended" | "gone";
+/** A label selector: `"action-id=a-1,created-by=executor"` or `{ "action-id": "a-1" }`. */
+export type Selector = string | Record<string, string>;
+
+export interface KubeWaitOptions {
+  /** Default: the client's default timeout. */
+  timeoutMs?: number;
+  /** How many matching objects must be in the state (not for "gone"). Default 1. */
+  count?: number;
+  /** Waiting for "succeeded" fails at once when a matching object failed (and vice versa).
+   *  Default true. */
+  failFast?: boolean;
+}
+
+/** Delays between retries after API errors: doubling from `initialMs` up to `maxMs`. */
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
+
+/** A watch that ends sooner than this after it started counts as a failure (backs off). */
+const QUICK_END_MS = 1_000;
+
+export class KubeWaitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KubeWaitError";
+  }
+}
+
+/** What a wait needs to know about an object of a kind. */
+export interface Observed {
+  started: boolean;
+  outcome?: "succeeded" | "failed";
+  /** One line for people: phase and the reasons that explain it. */
+  detail: string;
+}
+
+interface ObjectList {
+  metadata?: { resourceVersion?: string };
+  items: KubernetesObject[];
+}
+
+interface KindInfo {
+  plural: string;
+  apiPath: (ns: string) => string;
+  list: (k: KubeClient, ns: string, labelSelector: string) => Promise<ObjectList>;
+  observe: (o: KubernetesObject) => Observed;
+}
+
+export function podDetail(p: V1Pod): Observed {
+  const phase = p.status?.phase ?? "Pending";
+  const reasons = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
+    .map((c) => {
+      const s = c.state?.waiting ?? c.state?.terminated;
+      const exit = c.state?.terminated ? ` exit ${c.state.terminated.exitCode}` : "";
+      return s?.reason ? `${c.name}: ${s.reason}${exit}${s.message ? ` (${s.message})` : ""}` : undefined;
+    })
+    .filter((r) => r !== undefined);
+  const unscheduled = p.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  if (unscheduled)
+    reasons.push(`unscheduled: ${unscheduled.reason ?? ""} ${unscheduled.message ?? ""}`.trim());
+  return {
+    started: ["Running", "Succeeded", "Failed"].includes(phase),
+    ...(phase === "Succeeded" ? { outcome: "succeeded" } : phase === "Failed" ? { outcome: "failed" } : {}),
+    detail: `${phase}${reasons.length > 0 ? ` [${reasons.join("; ")}]` : ""}`,
+  };
+}
+
+export function jobDetail(j: V1Job): Observed {
+  const s = j.status ?? {};
+  const done = s.conditions?.find(
+    (c) => c.status === "True" && (c.type === "Complete" || c.type === "Failed"),
+  );
+  const counts = `active=${s.active ?? 0} succeeded=${s.succeeded ?? 0} failed=${s.failed ?? 0}`;
+  if (done?.type === "Complete") return { started: true, outcome: "succeeded", detail: `Complete ${counts}` };
+  if (done?.type === "Failed") {
+    return {
+      started: true,
+      outcome: "failed",
+      detail: `Failed ${counts} (${done.reason}: ${done.message ?? ""})`,
+    };
+  }
+  const started = (s.active ?? 0) > 0 || s.startTime !== undefined;
+  return { started, detail: `${started ? "Running" : "Pending"} ${counts}` };
+}
+
+function cronJobDetail(c: V1CronJob): Observed {
+  const active = c.status?.active?.length ?? 0;
+  const last = c.status?.lastSuccessfulTime;
+  return {
+    started: active > 0 || c.status?.lastScheduleTime !== undefined,
+    ...(last ? { outcome: "succeeded" as const } : {}),
+    detail:
+      `schedule "${c.spec?.schedule}" active=${active}` +
+      ` lastSchedule=${c.status?.lastScheduleTime?.toISOString() ?? "never"}` +
+      ` lastSuccess=${last?.toISOString() ?? "never"}${c.spec?.suspend ? " suspended" : ""}`,
+  };
+}
+
+function pvcDetail(p: V1PersistentVolumeClaim): Observed {
+  const phase = p.status?.phase ?? "Pending";
+  return {
+    started: phase === "Bound",
+    ...(phase === "Lost" ? { outcome: "failed" as const } : {}),
+    detail: phase,
+  };
+}
+
+const KINDS: Record<Kind, KindInfo> = {
+  pod: {
+    plural: "pods",
+    apiPath: (ns) => `/api/v1/namespaces/${ns}/pods`,
+    list: (k, namespace, labelSelector) => k.core.listNamespacedPod({ namespace, labelSelector }),
+    observe: (o) => podDetail(o as V1Pod),
+  },
+  job: {
+    plural: "jobs",
+    apiPath: (ns) => `/apis/batch/v1/namespaces/${ns}/jobs`,
+    list: (k, namespace, labelSelector) => k.batch.listNamespacedJob({ namespace, labelSelector }),
+    observe: (o) => jobDetail(o as V1Job),
+  },
+  cronjob: {
+    plural: "cronjobs",
+    apiPath: (ns) => `/apis/batch/v1/namespaces/${ns}/cronjobs`,
+    list: (k, namespace, labelSelector) => k.batch.listNamespacedCronJob({ namespace, labelSelector }),
+    observe: (o) => cronJobDetail(o as V1CronJob),
+  },
+  service: {
+    plural: "services",
+    apiPath: (ns) => `/api/v1/namespaces/${ns}/services`,
+    list: (k, namespace, labelSelector) => k.core.listNamespacedService({ namespace, labelSelector }),
+    observe: () => ({ started: true, detail: "exists" }),
+  },
+  pvc: {
+    plural: "persistentvolumeclaims",
+    apiPath: (ns) => `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+    list: (k, namespace, labelSelector) =>
+      k.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
+    observe: (o) => pvcDetail(o as V1PersistentVolumeClaim),
+  },
+};
+
+/** How an object of `kind` is doing, as a wait sees it. */
+export function observe(kind: Kind, o: KubernetesObject): Observed {
+  return KINDS[kind].observe(o);
+}
+
+export function selectorString(s: Selector): string {
+  return typeof s === "string"
+    ? s
+    : Object.entries(s)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+}
+
+const VERB: Record<KubeState, string> = {
+  exists: "to exist",
+  running: "to run",
+  succeeded: "to succeed",
+  failed: "to fail",
+  ended: "to end",
+  gone: "to be gone",
+};
+
+/** The namespaced API clients of one kubeconfig, and the waits and reads built on them. */
+export class KubeClient {
+  readonly core: CoreV1Api;
+  readonly batch: BatchV1Api;
+
+  constructor(
+    readonly kc: KubeConfig,
+    readonly namespace: string,
+    readonly defaultTimeoutMs = 30_000,
+    readonly backoff: Backoff = DEFAULT_BACKOFF,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.batch = kc.makeApiClient(BatchV1Api);
+  }
+
+  /** The objects of `kind` matching `selector`, now. */
+  async list<T extends KubernetesObject = KubernetesObject>(kind: Kind, selector: Selector): Promise<T[]> {
+    return (await KINDS[kind].list(this, this.namespace, selectorString(selector))).items as T[];
+  }
+
+  /**
+   * Resolves, with the objects in `state`, once at least `count` objects of `kind` matching
+   * `selector` are in it (for "gone": once none matches). Rejects with a KubeWaitError on timeout —
+   * naming what was awaited, the last state of every matching object and the API errors met — on a
+   * forbidden or invalid request, and (failFast) when an object reached the opposite outcome.
+   */
+  waitFor<T extends KubernetesObject = KubernetesObject>(
+    kind: Kind,
+    selector: Selector,
+    state: KubeState,
+    o: KubeWaitOptions = {},
+  ): Promise<T[]> {
+    const info = KINDS[kind];
+    const labelSelector = selectorString(selector);
+    const timeoutMs = o.timeoutMs ?? this.defaultTimeoutMs;
+    const count = o.count ?? 1;
+    const what = `${kind} ${labelSelector} ${VERB[state]}${count > 1 && state !== "gone" ? ` (${count} of them)` : ""}`;
+    if (kind === "service" && (state === "succeeded" || state === "failed" || state === "ended")) {
+      return Promise.reject(new Error(`a service cannot be ${state}: wait for "exists" or "gone"`));
+    }
+    const t0 = Date.now();
+    const objects = new Map<string, KubernetesObject>();
+    const errors: string[] = [];
+    let lastChange = t0;
+    let failures = 0;
+
+    return new Promise<T[]>((resolve, reject) => {
+      let settled = false;
+      let abort: AbortController | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      const finish = (err: Error | undefined, value?: T[]): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(retry);
+        abort?.abort();
+        if (err) reject(err);
+        else resolve(value ?? []);
+      };
+      const lastSeen = (): string => {
+        const lines = [...objects.values()].map(
+          (x) => `\n  ${kind} ${x.metadata?.name}: ${describe(info, x)}`,
+        );
+        const errs = errors.slice(-5).map((e) => `\n  ${e}`);
+        return (
+          `last seen (+${lastChange - t0} ms):${lines.length > 0 ? lines.join("") : ` no ${info.plural} matched`}` +
+          (errs.length > 0
+            ? `\nAPI errors during the wait (${errors.length}, the last ${errs.length}):${errs.join("")}`
+            : "")
+        );
+      };
+      const timer = setTimeout(() => {
+        finish(
+          new KubeWaitError(
+            `timed out after ${timeoutMs} ms waiting for ${what} in namespace ${this.namespace}\n${lastSeen()}`,
+          ),
+        );
+      }, timeoutMs);
+      // Each failure in a row doubles the pause before the next try, so a dead API server costs
+      // a handful of requests, not a busy loop.
+      const later = (fn: () => void): void => {
+        if (settled) return;
+        const ms = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(failures, 16));
+        failures += 1;
+        retry = setTimeout(fn, ms);
+      };
+
+      const check = (): void => {
+        const all = [...objects.values()];
+        if (state === "gone") {
+          if (all.length === 0) finish(undefined, []);
+          return;
+        }
+        const inState = all.filter((x) => {
+          if (state === "exists") return true;
+          const ob = info.observe(x);
+          if (state === "running") return ob.started;
+          if (state === "ended") return ob.outcome !== undefined;
+          return ob.outcome === state;
+        });
+        if (inState.length >= count) return finish(undefined, inState as T[]);
+        if ((o.failFast ?? true) && (state === "succeeded" || state === "failed")) {
+          const opposite = all.filter((x) => {
+            const out = info.observe(x).outcome;
+            return out !== undefined && out !== state;
+          });
+          if (opposite.length > 0) {
+            finish(
+              new KubeWaitError(
+                `waiting for ${what} in namespace ${this.namespace}: ${opposite.map((x) => `${kind} ${x.metadata?.name}`).join(", ")} ended ${state === "succeeded" ? "failed" : "succeeded"} instead\n${lastSeen()}`,
+              ),
+            );
+          }
+        }
+      };
+
+      const fatal = (e: unknown): boolean => {
+        const code = e instanceof ApiException ? e.code : (e as { statusCode?: number })?.statusCode;
+        if (code === 400 || code === 401 || code === 403 || code === 404) {
+          finish(
+            new KubeWaitError(`cannot wait for ${what} in namespace ${this.namespace}: ${errorText(e)}`),
+          );
+          return true;
+        }
+        errors.push(`+${Date.now() - t0} ms ${errorText(e)}`);
+        return false;
+      };
+
+      // List (state + resourceVersion), then watch from there; on errors list again, backing off.
+      const relist = async (): Promise<void> => {
+        if (settled) return;
+        let rv: string | undefined;
+        try {
+          const l = await info.list(this, this.namespace, labelSelector);
+          objects.clear();
+          for (const x of l.items) objects.set(x.metadata?.uid ?? x.metadata?.name ?? "", x);
+          lastChange = Date.now();
+          rv = l.metadata?.resourceVersion;
+        } catch (e) {
+          if (!fatal(e)) later(relist);
+          return;
+        }
+        check();
+        watchFrom(rv);
+      };
+      const watchFrom = (rv: string | undefined): void => {
+        if (settled) return;
+        let expired = false;
+        let events = 0;
+        const started = Date.now();
+        new Watch(this.kc)
+          .watch(
+            info.apiPath(this.namespace),
+            { labelSelector, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) },
+            (type: string, obj: KubernetesObject & { code?: number; message?: string }) => {
+              if (type === "ERROR") {
+                // 410: the resourceVersion is too old; anything else: start over too.
+                expired = true;
+                errors.push(`+${Date.now() - t0} ms watch error ${obj.code ?? ""}: ${obj.message ?? ""}`);
+                return;
+              }
+              events += 1;
+              failures = 0;
+              rv = obj.metadata?.resourceVersion ?? rv;
+              if (type === "BOOKMARK") return;
+              const key = obj.metadata?.uid ?? obj.metadata?.name ?? "";
+              if (type === "DELETED") objects.delete(key);
+              else objects.set(key, obj);
+              lastChange = Date.now();
+              check();
+            },
+            (e: unknown) => {
+              if (settled) return;
+              if (e && fatal(e)) return;
+              // The server ends watches now and then: resume at once; re-list at once after an
+              // expiry (410: routine); after an error, or a watch that ended as soon as it began,
+              // pause first.
+              if (e) later(relist);
+              else if (expired) void relist();
+              else if (events === 0 && Date.now() - started < QUICK_END_MS) later(() => watchFrom(rv));
+              else watchFrom(rv);
+            },
+          )
+          .then(
+            (a) => {
+              abort = a;
+              if (settled) a.abort();
+            },
+            (e) => {
+              if (!fatal(e)) later(relist);
+            },
+          );
+      };
+      void relist();
+    });
+  }
+
+  /** The events of the object with this uid, oldest first; none when they cannot be read. */
+  async events(uid: string): Promise<KubeEvent[]> {
+    const list = await this.core
+      .listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.uid=${uid}` })
+      .catch((): { items: CoreV1Event[] } => ({ items: [] }));
+    return list.items.map((e) => ({
+      time: e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp,
+      type: e.type,
+      reason: e.reason,
+      message: e.message,
+      count: e.count,
+      source: e.source?.component ?? e.reportingComponent,
+    }));
+  }
+
+  /**
+   * Each container's log (init containers first), at most `limitBytes` each; a log that cannot be
+   * read is a line saying why. With `previous`, a container that restarted also gets the log of its
+   * previous run (the crash), as `<container>.previous`.
+   */
+  async containerLogs(
+    pod: V1Pod,
+    o: { limitBytes?: number; previous?: boolean } = {},
+  ): Promise<{ container: string; log: string }[]> {
+    const name = pod.metadata?.name ?? "";
+    const out: { container: string; log: string }[] = [];
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+      const read = (previous: boolean): Promise<string> =>
+        this.core
+          .readNamespacedPodLog({
+            name,
+            namespace: this.namespace,
+            container: c.name,
+            ...(o.limitBytes ? { limitBytes: o.limitBytes } : {}),
+            ...(previous ? { previous: true } : {}),
+          })
+          .catch((e) => `inception: no log (${errorText(e)})\n`);
+      out.push({ container: c.name, log: await read(false) });
+      const restarts = statuses.find((s) => s.name === c.name)?.restartCount ?? 0;
+      if (o.previous && restarts > 0) out.push({ container: `${c.name}.previous`, log: await read(true) });
+    }
+    return out;
+  }
+}
+
+export interface KubeEvent {
+  time: Date | undefined;
+  type: string | undefined;
+  reason: string | undefined;
+  message: string | undefined;
+  count: number | undefined;
+  source: string | undefined;
+}
+
+function describe(info: KindInfo, x: KubernetesObject): string {
+  const d = info.observe(x).detail;
+  return x.metadata?.deletionTimestamp ? `${d} (terminating)` : d;
+}
+
+/** One line for an API error: the HTTP status and the server's message. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiException) {
+    let msg: unknown = e.body;
+    try {
+      msg = (typeof e.body === "string" ? JSON.parse(e.body) : e.body)?.message ?? e.body;
+    } catch {
+      // not JSON
+    }
+    return `HTTP ${e.code}: ${String(msg).slice(0, 300)}`;
+  }
+  const code = (e as { statusCode?: number })?.statusCode;
+  return `${code ? `HTTP ${code}: ` : ""}${e instanceof Error ? e.message : String(e)}`;
+}

@@ -1,0 +1,102 @@
+// The suite runner (@inception/runner) on small suites of its own, without Kafka: which files it
+// takes (suite.spec), ESM test files, and that the process ends once the results are written even
+// when a test leaves a handle open.
+import { expect } from "chai";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { DEFAULT_SPEC, suiteFiles } from "@inception/runner/files";
+
+const root = path.resolve(__dirname, "../..");
+// Under the OS temp dir: these suites cannot see @inception/harness, so no Kafka harness starts.
+const suite = (files: Record<string, string>): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-suite-"));
+  for (const [f, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), text);
+  }
+  return dir;
+};
+const passing = (name: string, esm = false) =>
+  `${esm ? 'import assert from "node:assert";' : 'const assert = require("node:assert");'}
+describe("${name}", () => { it("passes", () => assert.strictEqual(1 + 1, 2)); });\n`;
+
+function runRunner(dir: string, env: Record<string, string> = {}) {
+  const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), "inception-runner-"));
+  const t0 = Date.now();
+  const r = spawnSync(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", path.join(root, "packages/runner/run.ts")],
+    {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, SUITE_DIR: dir, ARTIFACTS_DIR: artifacts, EMIT_ARTIFACTS: "false", ...env },
+    },
+  );
+  const results = fs.existsSync(path.join(artifacts, "results.json"))
+    ? (JSON.parse(fs.readFileSync(path.join(artifacts, "results.json"), "utf8")) as {
+        passed: number;
+        failed: number;
+        tests: { file: string }[];
+      })
+    : undefined;
+  return { ...r, ms: Date.now() - t0, results, out: `${r.stdout}${r.stderr}` };
+}
+
+describe("suite files (suite.spec)", () => {
+  it("takes mocha's usual names by default, at any depth, never from node_modules", () => {
+    const dir = suite({
+      "a.test.ts": "",
+      "deep/er/b.spec.mjs": "",
+      "c.spec.cjs": "",
+      "d.test.js": "",
+      "helper.ts": "",
+      "e.spec.json": "",
+      "node_modules/dep/x.test.js": "",
+    });
+    const rel = suiteFiles(dir).map((f) => path.relative(dir, f));
+    expect(rel).to.deep.equal(["a.test.ts", "c.spec.cjs", "d.test.js", "deep/er/b.spec.mjs"]);
+    expect(DEFAULT_SPEC).to.equal("**/*.{test,spec}.{ts,js,mjs,cjs}");
+  });
+
+  it("takes a team's own pattern", () => {
+    const dir = suite({ "test/x.spec.mjs": "", "it/y.it.ts": "" });
+    expect(suiteFiles(dir, "it/**/*.it.ts").map((f) => path.relative(dir, f))).to.deep.equal(["it/y.it.ts"]);
+  });
+});
+
+describe("the suite runner process", function () {
+  this.timeout(90_000);
+
+  it("ends once its results are written, even when a test leaves a handle open", () => {
+    const dir = suite({
+      "open.test.js": `describe("open handle", () => {
+  it("starts a timer it never clears", () => { setInterval(() => {}, 1000); });
+});\n`,
+    });
+    const r = runRunner(dir);
+    expect(r.error, r.out).to.equal(undefined); // spawnSync's timeout would set ETIMEDOUT
+    expect(r.status, r.out).to.equal(0);
+    expect(r.results?.passed, r.out).to.equal(1);
+  });
+
+  it("runs ESM test files (.spec.mjs) beside CommonJS ones, and SUITE_SPEC narrows them", () => {
+    const dir = suite({ "test/a.spec.mjs": passing("esm", true), "test/b.test.js": passing("cjs") });
+    const all = runRunner(dir);
+    expect(all.status, all.out).to.equal(0);
+    expect(all.results?.passed, all.out).to.equal(2);
+    const only = runRunner(dir, { SUITE_SPEC: "**/*.spec.mjs" });
+    expect(
+      only.results?.tests.map((t) => path.basename(t.file)),
+      only.out,
+    ).to.deep.equal(["a.spec.mjs"]);
+  });
+
+  it("exits 2 naming the pattern when no file matches", () => {
+    const r = runRunner(suite({ "x.txt": "" }));
+    expect(r.status).to.equal(2);
+    expect(r.out).to.contain(`matches ${DEFAULT_SPEC}`);
+  });
+});
