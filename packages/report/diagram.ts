@@ -83,10 +83,8 @@ export function sequenceDiagram(story: Story, dataId: string): string {
     const rel = s.at - t0;
     const sign = rel < 0 ? "−" : "+";
     const when = `${s.approx ? "~" : ""}${sign}${fmtMs(Math.abs(rel))}`;
-    out.push(
-      `<text x="${GUTTER - 8}" y="${y + 4}" text-anchor="end" fill="#64748b" font-size="10.5">${esc(when)}${s.approx ? "<title>a Kubernetes time (whole seconds)</title>" : ""}</text>`,
-    );
-    out.push(step(s, i, x.get(s.from) ?? 0, x.get(s.to) ?? 0, y, width, dataId));
+    const label = `<text x="${GUTTER - 8}" y="${y + 4}" text-anchor="end" fill="#64748b" font-size="10.5">${esc(when)}${s.approx ? " <title>a Kubernetes time (whole seconds)</title>" : ""}</text>`;
+    out.push(step(s, i, x.get(s.from) ?? 0, x.get(s.to) ?? 0, y, width, dataId, label));
   });
   out.push("</svg>");
   return out.join("\n");
@@ -105,10 +103,20 @@ function laneHead(l: Lane, cx: number, height: number): string {
   ].join("");
 }
 
-function step(s: Step, i: number, x1: number, x2: number, y: number, width: number, dataId: string): string {
+function step(
+  s: Step,
+  i: number,
+  x1: number,
+  x2: number,
+  y: number,
+  width: number,
+  dataId: string,
+  when: string,
+): string {
   const c = s.warn && s.kind !== "missing" && s.kind !== "send" ? "#dc2626" : STEP_COLOR[s.kind];
   const open = `<g class="step k-${s.kind}" data-kind="${s.kind}" data-src="${dataId}" data-msg="${i}" tabindex="0" role="button"><title>${esc(s.label)}</title>`;
-  const hit = `<rect class="hit" x="0" y="${y - ROW_H / 2}" width="${width}" height="${ROW_H}" fill="transparent"/>`;
+  // The row's hit area first: the time and the drawing stay above its hover colour.
+  const hit = `<rect class="hit" x="0" y="${y - ROW_H / 2}" width="${width}" height="${ROW_H}" fill="transparent"/>${when}`;
   if (x1 === x2) {
     // A note on one lane: its text in a box, wider than the lane when it needs to be.
     const maxW = LANE_W * 1.9;

@@ -121,7 +121,8 @@ function show(g){var d=data(g.getAttribute('data-src'))[+g.getAttribute('data-ms
 if(sel)sel.classList.remove('sel');sel=g;g.classList.add('sel');
 pt.textContent=d.title;pb.textContent=d.body;panel.hidden=false;}
 document.addEventListener('click',function(e){var g=e.target.closest&&e.target.closest('.step');if(g)show(g);});
-document.addEventListener('keydown',function(e){if(e.key==='Escape'){panel.hidden=true;return;}
+document.addEventListener('keydown',function(e){if(e.key==='Escape'){close();return;}
 if((e.key==='Enter'||e.key===' ')&&e.target.classList&&e.target.classList.contains('step')){e.preventDefault();show(e.target);}});
-document.getElementById('panel-close').addEventListener('click',function(){panel.hidden=true;});
+function close(){panel.hidden=true;if(sel){sel.classList.remove('sel');sel.blur&&sel.blur();sel=null;}}
+document.getElementById('panel-close').addEventListener('click',close);
 })();`;
