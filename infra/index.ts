@@ -14,7 +14,7 @@ import { MockInfra, servicesAffinity } from "./mock";
 import { preflight } from "./preflight";
 import { PublishTarget, PublishedImage } from "./publish";
 import { ServiceUnderTest } from "./service";
-import { SuiteImage, SuiteRun, newRunId } from "./suite";
+import { SuiteImage, SuiteRun, failUpdateWhenRed, newRunId } from "./suite";
 
 export = async () => {
   const config = configFromPulumi();
@@ -122,6 +122,7 @@ export = async () => {
   );
 
   let suite: SuiteRun | undefined;
+  let verdict: pulumi.Output<unknown> | undefined;
   if (config.suite.enabled) {
     const suiteConfig = { ...config.suite, ...world.suitePaths };
     const suiteImage =
@@ -158,6 +159,7 @@ export = async () => {
         namespace: config.namespace,
         config: suiteConfig,
         stack: config.stack,
+        stage: config.stage,
         runId,
         image: suiteImage?.ref ?? "",
         suiteDir: suiteImage?.suiteDir ?? path.join(config.projectRoot, suiteConfig.dir),
@@ -181,6 +183,8 @@ export = async () => {
       },
       { provider: cluster.provider, dependsOn: [namespace] },
     );
+    // A red run fails the update once its outputs are recorded (unless failOnTestFailure is off).
+    verdict = suiteConfig.failOnTestFailure ? failUpdateWhenRed(suite) : suite.verdict;
   }
 
   return {
@@ -193,7 +197,9 @@ export = async () => {
     outputsConfigMap: mockInfra.outputsConfigMap,
     services: config.services.map((s) => s.name),
     tests: suite?.tests,
+    verdict,
     runId: suite?.runId,
     artifactsDir: suite?.artifactsDir,
+    report: suite?.report,
   };
 };

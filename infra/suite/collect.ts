@@ -50,14 +50,39 @@ export interface TestsOutput {
   pending: number;
   durationMs: number;
   failures: { title: string; message: string }[];
+  /** Why the run is red when no test failed (it could not start, crashed, timed out, ran nothing). */
+  error?: string;
 }
 
 export type JobOutcome = "complete" | "failed" | "timeout";
 
+/**
+ * What decided the verdict, for machines (verdict.json, the stack outputs' `cause`): one word per
+ * way a run ends, so a CI step or the fault tier can tell a failed test from a run that never ran.
+ */
+export type VerdictCause =
+  | "passed"
+  | "tests-failed"
+  | "no-tests"
+  | "deadline"
+  | "crashed"
+  | "no-results"
+  | "no-pod"
+  | "service-not-ready"
+  | "hook-error";
+
 export interface Verdict {
   ok: boolean;
   reason: string;
+  cause: VerdictCause;
   tests: TestsOutput;
+}
+
+const NO_TESTS: TestsOutput = { passed: 0, failed: 0, pending: 0, durationMs: 0, failures: [] };
+
+/** A red verdict with no test to blame: `tests.error` says why, as the stack outputs show it. */
+export function failedRun(cause: VerdictCause, reason: string, tests: TestsOutput = NO_TESTS): Verdict {
+  return { ok: false, reason, cause, tests: { ...tests, error: reason } };
 }
 
 /**
@@ -77,32 +102,82 @@ export function verdict(outcome: JobOutcome, results: unknown, who = "the suite 
           ? r.failures.map((f) => ({ title: f.title, message: f.message }))
           : [],
       }
-    : { passed: 0, failed: 0, pending: 0, durationMs: 0, failures: [] };
-  if (outcome === "timeout") return { ok: false, reason: `${who} ran past its deadline`, tests };
+    : NO_TESTS;
+  if (outcome === "timeout") return failedRun("deadline", `${who} ran past its deadline`, tests);
   if (!valid)
-    return {
-      ok: false,
-      reason: `${who} ${outcome === "failed" ? "crashed" : "ended"} without results`,
-      tests,
-    };
-  if (tests.failed > 0) return { ok: false, reason: `${tests.failed} test(s) failed`, tests };
-  if (tests.passed === 0) return { ok: false, reason: "the suite ran no test", tests };
-  return { ok: true, reason: `${tests.passed} passed`, tests };
+    return outcome === "failed"
+      ? failedRun("crashed", `${who} crashed without results`, tests)
+      : failedRun("no-results", `${who} ended without results`, tests);
+  if (tests.failed > 0)
+    return { ok: false, reason: `${tests.failed} test(s) failed`, cause: "tests-failed", tests };
+  if (tests.passed === 0) return failedRun("no-tests", "the suite ran no test", tests);
+  return { ok: true, reason: `${tests.passed} passed`, cause: "passed", tests };
+}
+
+/** verdict.json of a run folder: the verdict and its cause, written in every case. */
+export const VERDICT_FILE = "verdict.json";
+
+export interface VerdictFile {
+  ok: boolean;
+  reason: string;
+  cause: VerdictCause;
+  runId: string;
+  /** Epoch ms the hook began the run: what pruning orders runs by. */
+  startedAt: number;
+  durationMs: number;
+  /** Null when the suite left no results. */
+  counts: { passed: number; failed: number; pending: number } | null;
+}
+
+export function writeVerdict(
+  runDir: string,
+  v: Verdict,
+  runId: string,
+  startedAt: number,
+  durationMs: number,
+): void {
+  const hasResults = v.cause === "passed" || v.cause === "tests-failed" || v.cause === "no-tests";
+  const doc: VerdictFile = {
+    ok: v.ok,
+    reason: v.reason,
+    cause: v.cause,
+    runId,
+    startedAt,
+    durationMs,
+    counts: hasResults ? { passed: v.tests.passed, failed: v.tests.failed, pending: v.tests.pending } : null,
+  };
+  fs.mkdirSync(runDir, { recursive: true });
+  fs.writeFileSync(path.join(runDir, VERDICT_FILE), JSON.stringify(doc, null, 2) + "\n");
 }
 
 /**
- * Deletes all but the newest `keep` run folders under `dir` (names sort by time: run ids do),
- * never `current`: a stable run id (rerun "onChange", `c-…`) sorts before the time-stamped ones.
+ * When a run folder's run began: its verdict.json's startedAt, else the folder's modification time
+ * (a run folder from before verdict.json, or one a run is still writing).
+ */
+export function runStartedAt(dir: string): number {
+  try {
+    const v = JSON.parse(fs.readFileSync(path.join(dir, VERDICT_FILE), "utf8")) as Partial<VerdictFile>;
+    if (typeof v.startedAt === "number" && Number.isFinite(v.startedAt)) return v.startedAt;
+  } catch {
+    // no verdict.json (yet): the folder's time
+  }
+  return fs.statSync(dir).mtimeMs;
+}
+
+/**
+ * Deletes all but the newest `keep` run folders under `dir`, newest by when each run began (not by
+ * name: a stable run id of rerun "onChange", `c-…`, says nothing about time), never `current`.
  */
 export function pruneRuns(dir: string, keep: number, current?: string): string[] {
   if (!fs.existsSync(dir)) return [];
   const runs = fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .filter((n) => n !== current)
-    .sort();
-  const gone = runs.slice(0, Math.max(0, runs.length - (current === undefined ? keep : keep - 1)));
+    .filter((e) => e.isDirectory() && e.name !== current)
+    .map((e) => ({ name: e.name, at: runStartedAt(path.join(dir, e.name)) }))
+    .sort((a, b) => a.at - b.at || a.name.localeCompare(b.name));
+  const gone = runs
+    .slice(0, Math.max(0, runs.length - (current === undefined ? keep : keep - 1)))
+    .map((r) => r.name);
   for (const r of gone) fs.rmSync(path.join(dir, r), { recursive: true, force: true });
   return gone;
 }

@@ -2,9 +2,14 @@
  * The post-deploy hook, run by a command resource after the suite Job is applied: watches the Job,
  * streams the suite's lines into `pulumi up`'s output as they happen, then writes the run's
  * artifacts folder — junit.xml, results.json, the suite log, the logs of the services under test
- * and of every pod they spawned, pod/job descriptions with their events, the Kafka timeline — and
- * prints the results as one JSON line on stdout (the stack outputs). Exits 1 when the run is not
- * green and the settings' failOnTestFailure is true; everything is written first in every case.
+ * and of every pod they spawned, pod/job descriptions with their events, the Kafka timeline, then
+ * verdict.json, report.html and the stack's run history (index.html) — and prints the results as
+ * one JSON line on stdout (the stack outputs).
+ *
+ * Whatever happens — no suite pod, a deadline, a crash, an error of the hook itself — the hook
+ * writes what it could collect and the verdict naming the cause, prints the results line and exits
+ * 0: a red run is the program's to fail (infra/suite/index.ts failUpdateWhenRed), after the stack
+ * outputs are recorded. A command that failed would leave the previous run's outputs in place.
  *
  * Streamed text goes to stderr; stdout carries only the final JSON line. Settings: one JSON value in
  * INCEPTION_HOOK_SETTINGS (settings.ts). The waits and the reads of logs and events are
@@ -15,8 +20,19 @@ import * as fs from "fs";
 import * as path from "path";
 import { PassThrough } from "stream";
 import { KubeConfig, KubernetesObject, Log, V1Job, V1Pod } from "@kubernetes/client-node";
-import { KubeClient, KubeWaitError, Kind } from "@inception/kube";
-import { JobOutcome, SUITE_RUN_LABEL, SuiteLog, pruneRuns, verdict } from "./collect";
+import { KubeClient, KubeWaitError, Kind, errorText } from "@inception/kube";
+import { writeHistory, writeRunReport } from "@inception/report";
+import {
+  JobOutcome,
+  SUITE_RUN_LABEL,
+  SuiteLog,
+  Verdict,
+  VerdictCause,
+  failedRun,
+  pruneRuns,
+  verdict,
+  writeVerdict,
+} from "./collect";
 import { HookSettings, decodeHookSettings } from "./settings";
 
 export type { HookSettings } from "./settings";
@@ -33,8 +49,8 @@ function jobOutcome(job: V1Job | undefined): JobOutcome | undefined {
 }
 
 /**
- * The first object of a wait, or undefined when it did not happen before the deadline (or could
- * not be watched): then the wait's own account — what it waited for, what it saw — is printed.
+ * The first object of a wait, or why there is none: it did not happen before the deadline, or
+ * could not be watched. The wait's own account — what it waited for, what it saw — is printed.
  */
 async function waitOne<T extends KubernetesObject>(
   k: KubeClient,
@@ -42,16 +58,25 @@ async function waitOne<T extends KubernetesObject>(
   selector: string,
   state: "running" | "ended",
   deadline: number,
-): Promise<T | undefined> {
+): Promise<{ obj?: T; why?: string }> {
   try {
     const [obj] = await k.waitFor<T>(kind, selector, state, {
       timeoutMs: Math.max(1, deadline - Date.now()),
     });
-    return obj;
+    return { obj };
   } catch (e) {
     if (!(e instanceof KubeWaitError)) throw e;
     err(`inception: ${e.message.replace(/\n/g, "\ninception:   ")}`);
-    return undefined;
+    return { why: e.message };
+  }
+}
+
+/** Runs one part of the collection; a part that fails is printed and the others still run. */
+async function attempt(what: string, part: () => Promise<void>): Promise<void> {
+  try {
+    await part();
+  } catch (e) {
+    err(`inception: could not collect ${what}: ${errorText(e)}`);
   }
 }
 
@@ -103,7 +128,8 @@ async function podLogs(k: KubeClient, selector: string, dir: string): Promise<vo
   fs.mkdirSync(dir, { recursive: true });
   for (const p of await k.list<V1Pod>("pod", selector)) {
     const name = p.metadata?.name ?? "pod";
-    for (const { container, log } of await k.containerLogs(p, { previous: true })) {
+    // Timestamped lines: the report places them in each test's time window.
+    for (const { container, log } of await k.containerLogs(p, { previous: true, timestamps: true })) {
       fs.writeFileSync(path.join(dir, `${name}.${container}.log`), log);
     }
     await describe(k, "Pod", p, dir);
@@ -130,23 +156,22 @@ export function kubeClient(s: HookSettings): KubeClient {
   return new KubeClient(kc, s.namespace);
 }
 
-export async function runHook(s: HookSettings): Promise<number> {
+export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number> {
   const k = kubeClient(s);
-  const deadline = Date.now() + s.timeoutSeconds * 1000;
+  const deadline = t0 + s.timeoutSeconds * 1000;
   fs.mkdirSync(s.runDir, { recursive: true });
-  const t0 = Date.now();
   err(`inception: run ${s.runId}: waiting for suite Job ${s.namespace}/${s.jobName}`);
 
   // The suite pod: wait until its container runs or has ended, then follow its log to the end.
   const suitePods = `job-name=${s.jobName}`;
-  const pod = await waitOne<V1Pod>(k, "pod", suitePods, "running", deadline);
+  const { obj: pod, why: noPod } = await waitOne<V1Pod>(k, "pod", suitePods, "running", deadline);
   const log = new SuiteLog();
   if (pod?.metadata?.name) {
     err(`inception: suite pod ${pod.metadata.name} ${pod.status?.phase}; streaming its output`);
     await streamSuiteLog(k.kc, s, pod.metadata.name, log);
   }
 
-  const job = await waitOne<V1Job>(k, "job", `${SUITE_RUN_LABEL}=${s.runId}`, "ended", deadline);
+  const { obj: job } = await waitOne<V1Job>(k, "job", `${SUITE_RUN_LABEL}=${s.runId}`, "ended", deadline);
   const outcome = jobOutcome(job) ?? "timeout";
 
   // Artifacts: what the suite handed back, then what only the cluster knows.
@@ -159,46 +184,175 @@ export async function runHook(s: HookSettings): Promise<number> {
   const cluster = path.join(s.runDir, "cluster");
   fs.mkdirSync(cluster, { recursive: true });
   // The Job as it is now (the wait may have ended before the Job did).
-  for (const j of await k.list<V1Job>("job", `${SUITE_RUN_LABEL}=${s.runId}`))
-    await describe(k, "Job", j, cluster);
-  await podLogs(k, suitePods, path.join(cluster, "suite"));
-  return finishRun(k, s, outcome, t0);
+  await attempt("the suite Job", async () => {
+    for (const j of await k.list<V1Job>("job", `${SUITE_RUN_LABEL}=${s.runId}`))
+      await describe(k, "Job", j, cluster);
+  });
+  await attempt("the suite pod's logs", () => podLogs(k, suitePods, path.join(cluster, "suite")));
+  // No pod ever ran: the suite never started, whatever the Job says since (its deadline, mostly).
+  const decided =
+    pod === undefined
+      ? failedRun(
+          "no-pod",
+          `no suite pod started: ${firstLine(noPod ?? "the wait for it ended without one")}`,
+        )
+      : undefined;
+  return finishRun(k, s, outcome, t0, decided);
+}
+
+function firstLine(text: string, max = 300): string {
+  const l = text.split("\n")[0].trim();
+  return l.length > max ? `${l.slice(0, max - 1)}…` : l;
 }
 
 /**
  * Shared by both runners once the suite has ended: collects the services' and their spawned
- * pods' logs and descriptions, decides the verdict, prunes old runs, prints the outputs line.
+ * pods' logs and descriptions, decides the verdict (unless the caller already did: no suite pod),
+ * prunes old runs and Jobs, writes the verdict and the report, prints the outputs line.
  */
 export async function finishRun(
   k: KubeClient,
   s: HookSettings,
   outcome: JobOutcome,
   t0: number,
+  decided?: Verdict,
 ): Promise<number> {
   const cluster = path.join(s.runDir, "cluster");
   for (const svc of s.services) {
-    await podLogs(k, svc.podSelector, path.join(cluster, "services", svc.name));
-    await podLogs(k, svc.spawnedSelector, path.join(cluster, "spawned", svc.name));
-    for (const j of await k.list<V1Job>("job", svc.spawnedSelector))
-      await describe(k, "Job", j, path.join(cluster, "spawned", svc.name));
+    await attempt(`the logs of ${svc.name}`, () =>
+      podLogs(k, svc.podSelector, path.join(cluster, "services", svc.name)),
+    );
+    await attempt(`the pods ${svc.name} spawned`, async () => {
+      await podLogs(k, svc.spawnedSelector, path.join(cluster, "spawned", svc.name));
+      for (const j of await k.list<V1Job>("job", svc.spawnedSelector))
+        await describe(k, "Job", j, path.join(cluster, "spawned", svc.name));
+    });
   }
 
-  const resultsFile = path.join(s.runDir, "results.json");
-  const results = fs.existsSync(resultsFile) ? JSON.parse(fs.readFileSync(resultsFile, "utf8")) : undefined;
-  const v = verdict(outcome, results, s.runner === "host" ? "the suite on this host" : "the suite Job");
-  pruneRuns(path.dirname(s.runDir), s.keepRuns, path.basename(s.runDir));
-  if (s.runner === "job") await pruneJobs(k, s);
+  let v =
+    decided ??
+    verdict(outcome, readResults(s.runDir), s.runner === "host" ? "the suite on this host" : "the suite Job");
+  if (!v.ok) v = await blameUnreadyService(k, s, v);
+  if (s.runner === "job") await attempt("old suite Jobs (pruning)", () => pruneJobs(k, s));
+  return reportRun(s, v, t0);
+}
+
+/** results.json, or undefined when it is missing or unreadable (a run cut off mid-write). */
+function readResults(runDir: string): unknown {
+  const file = path.join(runDir, "results.json");
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    err(`inception: results.json is unreadable: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** A red run whose service has no Ready pod left is the service's failure first. */
+async function blameUnreadyService(k: KubeClient, s: HookSettings, v: Verdict): Promise<Verdict> {
+  for (const svc of s.services) {
+    let pods: V1Pod[];
+    try {
+      pods = await k.list<V1Pod>("pod", svc.podSelector);
+    } catch {
+      continue; // the collection above already said the API cannot be read
+    }
+    const ready = pods.some((p) =>
+      (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+    );
+    if (ready) continue;
+    const states = pods.map((p) => `${p.metadata?.name} ${podState(p)}`).join(", ") || "no pod";
+    return failedRun(
+      "service-not-ready",
+      `${v.reason}; service ${svc.name} is not Ready (${states})`,
+      v.tests,
+    );
+  }
+  return v;
+}
+
+function podState(p: V1Pod): string {
+  const waiting = (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting?.reason).find(Boolean);
+  return waiting ?? p.status?.phase ?? "unknown";
+}
+
+/**
+ * Writes verdict.json, report.html and the stack's history, prunes old run folders, prints the
+ * summary and the outputs line. Synchronous (the report is): it also serves a hook that stopped
+ * early. A failure to write the report is printed and never changes the verdict.
+ */
+export function reportRun(s: HookSettings, v: Verdict, t0: number): number {
+  const durationMs = Date.now() - t0;
+  const stackDir = path.dirname(s.runDir);
+  const tryTo = <T>(what: string, f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      err(`inception: could not ${what}: ${(e as Error).stack ?? e}`);
+      return undefined;
+    }
+  };
+  tryTo("write verdict.json", () => writeVerdict(s.runDir, v, s.runId, t0, durationMs));
+  const report = tryTo("write the run's report", () =>
+    writeRunReport(s.runDir, {
+      stack: s.stack,
+      stage: s.stage,
+      runId: s.runId,
+      gitCommit: s.gitCommit,
+      verdict: { ok: v.ok, reason: v.reason },
+      startedAt: t0,
+      durationMs,
+    }),
+  );
+  tryTo("prune old runs", () => pruneRuns(stackDir, s.keepRuns, path.basename(s.runDir)));
+  const history = tryTo("write the run history", () => writeHistory(stackDir));
 
   err(
-    `inception: run ${s.runId} ${v.ok ? "PASSED" : "FAILED"}: ${v.reason} (${Math.round((Date.now() - t0) / 1000)}s)`,
+    `inception: run ${s.runId} ${v.ok ? "PASSED" : "FAILED"}: ${v.reason} (${Math.round(durationMs / 1000)}s)`,
   );
   for (const f of v.tests.failures) err(`inception:   ✖ ${f.title}: ${f.message.split("\n")[0]}`);
   err(`inception: artifacts: ${s.runDir}`);
-  process.stdout.write(
-    JSON.stringify({ runId: s.runId, artifactsDir: s.runDir, ok: v.ok, reason: v.reason, tests: v.tests }) +
-      "\n",
-  );
-  return v.ok || !s.failOnTestFailure ? 0 : 1;
+  if (report) err(`inception: report: ${report}`);
+  if (history) err(`inception: history: ${history}`);
+  printResults({ runId: s.runId, artifactsDir: s.runDir, ...(report ? { report } : {}), v });
+  return 0;
+}
+
+/** The one line on stdout the SuiteRun component reads its outputs from. */
+export interface ResultsLine {
+  runId?: string;
+  artifactsDir?: string;
+  report?: string;
+  ok: boolean;
+  reason: string;
+  cause: VerdictCause;
+  tests: Verdict["tests"];
+}
+
+function printResults(o: { runId?: string; artifactsDir?: string; report?: string; v: Verdict }): void {
+  const line: ResultsLine = {
+    ...(o.runId ? { runId: o.runId } : {}),
+    ...(o.artifactsDir ? { artifactsDir: o.artifactsDir } : {}),
+    ...(o.report ? { report: o.report } : {}),
+    ok: o.v.ok,
+    reason: o.v.reason,
+    cause: o.v.cause,
+    tests: o.v.tests,
+  };
+  process.stdout.write(JSON.stringify(line) + "\n");
+}
+
+/**
+ * The hook itself failed (or stopped early): the run is red with cause "hook-error", and what the
+ * run folder holds still gets its verdict and report — or, without settings, the outputs line.
+ */
+export function reportHookError(s: HookSettings | undefined, reason: string, t0: number): number {
+  const v = failedRun("hook-error", reason);
+  if (s) return reportRun(s, v, t0);
+  err(`inception: run FAILED: ${reason}`);
+  printResults({ v });
+  return 0;
 }
 
 /** Keeps the newest `keepRuns` suite Jobs (Pulumi leaves old runs' Jobs in place on purpose). */
@@ -218,25 +372,42 @@ async function pruneJobs(k: KubeClient, s: HookSettings): Promise<void> {
 
 /**
  * Node exits quietly with code 0 when nothing keeps its event loop alive, even with a promise
- * still pending: a hook that stops early must fail loudly instead of passing for green.
+ * still pending: a hook that stops early must fail loudly instead of passing for green. `onEarlyStop`
+ * reports the run (red) and returns the exit code; without it the process exits 1.
  */
-export function exitLoudlyIfUnfinished(): { done: () => void } {
+export function exitLoudlyIfUnfinished(onEarlyStop?: () => number): { done: () => void } {
   let finished = false;
   process.on("beforeExit", () => {
     if (!finished) {
+      finished = true;
       err(
         "inception: the hook stopped before it finished (nothing left to wait on): treating the run as failed",
       );
-      process.exit(1);
+      process.exit(onEarlyStop ? onEarlyStop() : 1);
     }
   });
   return { done: () => (finished = true) };
 }
 
-/** Runs a hook as the process's main job: its exit code, or 1 on an error or an early stop. */
-export function runAsMain(hook: () => Promise<number>): void {
-  const guard = exitLoudlyIfUnfinished();
-  hook().then(
+/**
+ * Runs a hook as the process's main job with the settings from the environment. An error of the
+ * hook, or an early stop, is reported as a red run (cause "hook-error") with exit 0: the results
+ * line carries the verdict, so the stack outputs show it.
+ */
+export function runAsMain(
+  hook: (s: HookSettings, t0: number) => Promise<number>,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  const t0 = Date.now();
+  let s: HookSettings | undefined;
+  const guard = exitLoudlyIfUnfinished(() =>
+    reportHookError(s, "the hook stopped before it finished (nothing left to wait on)", t0),
+  );
+  const run = async (): Promise<number> => {
+    s = decodeHookSettings(env);
+    return hook(s, t0);
+  };
+  run().then(
     (code) => {
       guard.done();
       process.exit(code);
@@ -244,9 +415,9 @@ export function runAsMain(hook: () => Promise<number>): void {
     (e) => {
       guard.done();
       err(`inception: the hook failed: ${(e as Error).stack ?? e}`);
-      process.exit(1);
+      process.exit(reportHookError(s, `the hook failed: ${(e as Error).message ?? e}`, t0));
     },
   );
 }
 
-if (require.main === module) runAsMain(() => runHook(decodeHookSettings(process.env)));
+if (require.main === module) runAsMain(runHook);

@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { JobOutcome } from "./collect";
 import { err, finishRun, kubeClient, runAsMain } from "./hook";
-import { HOOK_SETTINGS_ENV, HookSettings, decodeHookSettings } from "./settings";
+import { HOOK_SETTINGS_ENV, HookSettings } from "./settings";
 
 /** After SIGTERM at the deadline, the runner gets this long to write its results before SIGKILL. */
 const KILL_GRACE_MS = 10_000;
@@ -46,9 +46,7 @@ export function runOnHost(
   });
 }
 
-async function main(): Promise<number> {
-  const s = decodeHookSettings(process.env);
-  const t0 = Date.now();
+async function main(s: HookSettings, t0: number): Promise<number> {
   fs.mkdirSync(s.runDir, { recursive: true });
   // The harness's Kubernetes client reads KUBECONFIG; hand it the stack's, not the user's.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inception-hook-"));

@@ -6,10 +6,12 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { execFileSync } from "child_process";
 import * as path from "path";
 import { podEnvironment } from "../contract";
 import type { SuiteConfig } from "../suiteconfig";
-import { SUITE_RUN_LABEL } from "./collect";
+import { SUITE_RUN_LABEL, TestsOutput, VerdictCause } from "./collect";
+import type { ResultsLine } from "./hook";
 import { HOOK_SETTINGS_ENV, encodeHookSettings } from "./settings";
 
 export { SUITE_RUN_LABEL, newRunId } from "./collect";
@@ -32,6 +34,8 @@ export interface SuiteRunArgs {
   config: SuiteConfig;
   /** Stack name (artifacts go to `<artifactsDir>/<stack>/<run id>`). */
   stack: string;
+  /** The stack's stage (the run report's header). */
+  stage: string;
   /** This run's id; a new one per `up` unless rerun is "onChange". */
   runId: string;
   /** Suite image reference, resolved once it is available to the cluster. */
@@ -54,9 +58,51 @@ export interface SuiteRunArgs {
   hostEnv?: pulumi.Input<Record<string, string>>;
 }
 
+/** The verdict of a run as the stack outputs carry it. */
+export interface RunVerdict {
+  ok: boolean;
+  reason: string;
+  cause: VerdictCause;
+}
+
+/**
+ * The hook's results line (its last line on stdout), or a red verdict saying why there is none.
+ * Exported for the unit tests: the outputs of a red run are read from here.
+ */
+export function readResultsLine(stdout: string): ResultsLine {
+  const last = stdout.trim().split("\n").pop() ?? "";
+  try {
+    const r = JSON.parse(last) as Partial<ResultsLine>;
+    if (typeof r.ok === "boolean" && typeof r.reason === "string" && r.tests !== undefined)
+      return { cause: r.ok ? "passed" : "hook-error", ...r } as ResultsLine;
+  } catch {
+    // not JSON: below
+  }
+  const reason = `the hook printed no results line (got ${JSON.stringify(last.slice(0, 200))})`;
+  const tests: TestsOutput = { passed: 0, failed: 0, pending: 0, durationMs: 0, failures: [], error: reason };
+  return { ok: false, reason, cause: "hook-error", tests };
+}
+
+/** The checkout's commit for the report; "unknown" outside a git checkout (or without git). */
+export function gitCommit(projectRoot: string): string {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], {
+      cwd: projectRoot,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
 export class SuiteRun extends pulumi.ComponentResource {
-  /** `{passed, failed, pending, durationMs, failures}` of this run. */
+  /** `{passed, failed, pending, durationMs, failures}` of this run; `error` when no test says why it is red. */
   readonly tests: pulumi.Output<unknown>;
+  /** This run's verdict and its cause. */
+  readonly verdict: pulumi.Output<RunVerdict>;
+  /** The run's report.html (undefined when the hook could not write it). */
+  readonly report: pulumi.Output<string | undefined>;
   readonly runId: string;
   /** Folder holding junit.xml, results.json and every log of this run. */
   readonly artifactsDir: string;
@@ -184,10 +230,12 @@ export class SuiteRun extends pulumi.ComponentResource {
           namespace: ns,
           jobName: this.jobName ?? "",
           runId: args.runId,
+          stack: args.stack,
+          stage: args.stage,
+          gitCommit: gitCommit(args.projectRoot),
           runDir: this.artifactsDir,
           services: args.services ?? [],
           timeoutSeconds: c.timeoutSeconds + 120,
-          failOnTestFailure: c.failOnTestFailure,
           keepRuns: c.keepRuns,
           hostEnv: c.runner === "host" ? { ...settings, ...hostEnv } : {},
         }),
@@ -205,14 +253,37 @@ export class SuiteRun extends pulumi.ComponentResource {
       },
       { ...child, dependsOn: [...hookAfter, ...(args.after ?? [])], additionalSecretOutputs: [] },
     );
-    this.tests = hook.stdout.apply((out) => {
-      const last = out.trim().split("\n").pop() ?? "";
-      try {
-        return (JSON.parse(last) as { tests?: unknown }).tests;
-      } catch {
-        return { error: `the hook printed no results line (got ${JSON.stringify(last.slice(0, 200))})` };
-      }
-    });
-    this.registerOutputs({ tests: this.tests });
+    // The hook exits 0 whatever the verdict: its line is this run's, red or green, and becomes the
+    // stack outputs; failUpdateWhenRed fails the update once they are recorded.
+    const results = hook.stdout.apply(readResultsLine);
+    this.tests = results.apply((r) => r.tests);
+    this.verdict = results.apply((r) => ({ ok: r.ok, reason: r.reason, cause: r.cause }));
+    this.report = results.apply((r) => r.report);
+    this.registerOutputs({ tests: this.tests, verdict: this.verdict, report: this.report });
   }
+}
+
+/** Exit code the Node language host reads as "the program already reported its error". */
+const EXIT_AFTER_REPORTED_ERROR = 32;
+
+/**
+ * Fails `pulumi up` when the run is red — after the stack outputs are recorded, so they show the
+ * red run, not the previous green one. A failed resource would not do: the engine stops reading
+ * the program at the first failed step, and outputs it has not received by then keep their old
+ * values. The program's own failure is read only after it ended, its outputs registered (and the
+ * engine keeps the outputs a failed update registered). Nothing fails in a preview: the verdict
+ * is unknown there. Returns the verdict once checked: export it, and the check has run by the
+ * time the outputs are.
+ */
+export function failUpdateWhenRed(run: SuiteRun): pulumi.Output<RunVerdict> {
+  return pulumi.all([run.verdict, run.report]).apply(([v, report]) => {
+    if (!v.ok) {
+      void pulumi.log.error(
+        `inception: run ${run.runId} FAILED (${v.cause}): ${v.reason}\n` +
+          `inception: report: ${report ?? `none (${run.artifactsDir})`}`,
+      );
+      process.exitCode = EXIT_AFTER_REPORTED_ERROR;
+    }
+    return v;
+  });
 }

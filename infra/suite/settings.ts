@@ -22,14 +22,17 @@ export const hookSettingsSchema = z
     /** The suite Job (runner "job"). */
     jobName: z.string(),
     runId: nonEmpty,
+    /** The stack, its stage and the checkout's commit: the run report's header. */
+    stack: nonEmpty,
+    stage: nonEmpty,
+    /** `git rev-parse HEAD` of the project, or "unknown" outside a git checkout. */
+    gitCommit: nonEmpty,
     /** This run's artifacts folder (absolute). */
     runDir: nonEmpty.refine((p) => p.startsWith("/"), "must be an absolute path"),
     /** Services whose pods' logs (and spawned pods' logs) are collected. */
     services: z.array(z.object({ name: nonEmpty, podSelector: nonEmpty, spawnedSelector: nonEmpty })),
     /** How long the hook waits for the whole run. */
     timeoutSeconds: z.int().positive(),
-    /** Exit 1 when the run is not green. */
-    failOnTestFailure: z.boolean(),
     /** Runs (artifact folders and suite Jobs) kept. */
     keepRuns: z.int().min(1),
     /** The host runner's environment (runner "host"): the suite's settings and host-side endpoints. */

@@ -412,11 +412,12 @@ export class KubeClient {
   /**
    * Each container's log (init containers first), at most `limitBytes` each; a log that cannot be
    * read is a line saying why. With `previous`, a container that restarted also gets the log of its
-   * previous run (the crash), as `<container>.previous`.
+   * previous run (the crash), as `<container>.previous`. With `timestamps`, each line begins with
+   * the RFC 3339 time the kubelet received it.
    */
   async containerLogs(
     pod: V1Pod,
-    o: { limitBytes?: number; previous?: boolean } = {},
+    o: { limitBytes?: number; previous?: boolean; timestamps?: boolean } = {},
   ): Promise<{ container: string; log: string }[]> {
     const name = pod.metadata?.name ?? "";
     const out: { container: string; log: string }[] = [];
@@ -430,6 +431,7 @@ export class KubeClient {
             container: c.name,
             ...(o.limitBytes ? { limitBytes: o.limitBytes } : {}),
             ...(previous ? { previous: true } : {}),
+            ...(o.timestamps ? { timestamps: true } : {}),
           })
           .catch((e) => `inception: no log (${errorText(e)})\n`);
       out.push({ container: c.name, log: await read(false) });

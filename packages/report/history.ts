@@ -26,9 +26,7 @@ interface RunRow {
 }
 
 export function renderHistory(stackDir: string): string {
-  const runs = subdirs(stackDir)
-    .reverse()
-    .map((id) => readRow(path.join(stackDir, id), id));
+  const runs = newestFirst(subdirs(stackDir).map((id) => readRow(path.join(stackDir, id), id)));
   const stack = runs.find((r) => r.stack)?.stack ?? path.basename(path.resolve(stackDir));
   const parts: string[] = ["<main>"];
   const green = runs.filter((r) => r.ok === true).length;
@@ -58,6 +56,17 @@ export function renderHistory(stackDir: string): string {
   }
   parts.push(`<footer>inception run history · generated ${esc(new Date().toISOString())}</footer></main>`);
   return page(`${stack} · run history`, parts.join("\n"));
+}
+
+/**
+ * Newest first by when each run began: a stable run id (rerun "onChange", `c-…`) says nothing about
+ * time. Runs without a known start go last, by name.
+ */
+function newestFirst(rows: RunRow[]): RunRow[] {
+  return rows.sort(
+    (a, b) =>
+      (b.startedAt ?? -Infinity) - (a.startedAt ?? -Infinity) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+  );
 }
 
 export function writeHistory(stackDir: string): string {

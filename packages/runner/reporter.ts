@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import Mocha from "mocha";
+import { recorded, waitTimeout } from "./record";
 import { SuiteResults, TestResult, junitXml } from "./results";
 
 const { EVENT_RUN_END, EVENT_TEST_FAIL, EVENT_TEST_PASS, EVENT_TEST_PENDING, EVENT_SUITE_BEGIN } =
@@ -18,10 +19,18 @@ class SuiteReporter extends Mocha.reporters.Base {
     const tests: TestResult[] = [];
     const out = process.env.ARTIFACTS_DIR ?? "artifacts";
     const record = (t: Mocha.Test, state: TestResult["state"], err?: Error) => {
-      const r: TestResult = { title: t.fullTitle(), file: t.file, state, durationMs: t.duration ?? 0 };
+      const r: TestResult = {
+        title: t.fullTitle(),
+        file: t.file,
+        state,
+        durationMs: t.duration ?? 0,
+        ...recorded(t),
+      };
       if (err) {
         r.message = err.message;
         r.stack = err.stack;
+        const wait = waitTimeout(err);
+        if (wait) r.wait = wait;
       }
       tests.push(r);
       return r;

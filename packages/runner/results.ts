@@ -8,6 +8,20 @@ export interface TestResult {
   durationMs: number;
   message?: string;
   stack?: string;
+  /** Attempts before the final one (mocha's retries). */
+  retries?: number;
+  /** Epoch ms the (final attempt of the) test began, when the harness recorded it. */
+  startedAt?: number;
+  /** The ids the test used (its events, its Kubernetes objects), when the harness recorded them. */
+  ids?: string[];
+  /** A wait that timed out: what it waited for and what came (the harness's WaitTimeoutError). */
+  wait?: WaitTimeout;
+}
+
+export interface WaitTimeout {
+  timeoutMs: number;
+  startedAt?: number;
+  conditions: { topic: string; description: string; matched: boolean; matchedAtMs?: number }[];
 }
 
 export interface SuiteResults {

@@ -91,6 +91,51 @@ describe("the suite runner, with a suite directory of its own", function () {
     });
   }
 
+  it("serial: records each test's start and ids, and what a timed-out wait waited for (the report's diagram)", async () => {
+    const suite = mkdtempSync(path.join(root, ".inception", "runner-suite-"));
+    writeFileSync(path.join(suite, "a.test.ts"), roundTrip("a"));
+    writeFileSync(
+      path.join(suite, "w.test.ts"),
+      `import { fieldEquals, harness, newId } from "@inception/harness";
+describe("w", () => {
+  it("waits for what never comes", async () => {
+    await harness().waitFor("inception.runner-test", fieldEquals("request_id", newId("none")), {
+      description: "an event nobody sends",
+      timeoutMs: 300,
+    });
+  });
+});
+`,
+    );
+    let r: { code: number; out: string; artifacts: string };
+    const t0 = Date.now();
+    try {
+      r = await runRunner(suite, { HARNESS_TOPICS: "inception.runner-test" });
+    } finally {
+      rmSync(suite, { recursive: true, force: true });
+    }
+    const res = JSON.parse(readFileSync(path.join(r.artifacts, "results.json"), "utf8")) as {
+      tests: {
+        title: string;
+        state: string;
+        startedAt?: number;
+        ids?: string[];
+        wait?: Record<string, unknown>;
+      }[];
+    };
+    const ok = res.tests.find((t) => t.state === "passed");
+    const waited = res.tests.find((t) => t.state === "failed");
+    expect(ok?.startedAt, r.out).to.be.within(t0, Date.now());
+    // The test's own id and the request id it sent.
+    expect(ok?.ids?.some((i) => i.startsWith("t-"))).to.equal(true);
+    expect(ok?.ids?.some((i) => i.startsWith("rt"))).to.equal(true);
+    expect(waited?.wait, r.out).to.deep.include({ timeoutMs: 300 });
+    expect(waited?.wait?.conditions).to.deep.equal([
+      { topic: "inception.runner-test", description: "an event nobody sends", matched: false },
+    ]);
+    expect(waited?.wait?.startedAt).to.be.at.least(waited?.startedAt ?? Infinity);
+  });
+
   it('runs a team\'s ESM suite ("type": "module", test/*.spec.mjs and *.spec.js) by the default suite.spec', async () => {
     const r = await runRunner(path.join(root, "tests/fixtures/esm-suite"), {
       HARNESS_TOPICS: "inception.runner-test",

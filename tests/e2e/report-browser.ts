@@ -12,6 +12,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Browser, chromium, Page } from "playwright-core";
+import type { RunMeta } from "../../packages/report/read";
+import { RUN_FILE, startTime } from "../../packages/report/run";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -154,12 +156,25 @@ export async function checkHistory(
   o: { screenshot?: string; browser?: Browser } = {},
 ): Promise<HistoryCheck> {
   const file = path.resolve(stackDir, "index.html");
+  // Newest first by each run's start (run.json, else the time its id begins with), as the page orders them.
+  const started = (id: string): number => {
+    try {
+      const m = JSON.parse(fs.readFileSync(path.join(stackDir, id, RUN_FILE), "utf8")) as RunMeta;
+      return (
+        startTime({ runId: id, ...(m.startedAt !== undefined ? { startedAt: m.startedAt } : {}) }) ??
+        -Infinity
+      );
+    } catch {
+      return startTime({ runId: id }) ?? -Infinity;
+    }
+  };
   const dirs = fs
     .readdirSync(stackDir, { withFileTypes: true })
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort()
-    .reverse();
+    .reverse()
+    .sort((a, b) => started(b) - started(a) || 0);
   const browser = o.browser ?? (await launch());
   try {
     const { page, renderMs } = await open(browser, file, 1300);

@@ -32,6 +32,15 @@ describe("a green run of the stack", () => {
     expect(dir.endsWith(`/${process.env.INCEPTION_E2E_STACK ?? "local-e2e"}/${out.runId}`)).to.equal(true);
   });
 
+  it("writes verdict.json (passed) and report.html, and exports the report's path", () => {
+    const v = JSON.parse(fs.readFileSync(path.join(dir, "verdict.json"), "utf8"));
+    expect(v).to.deep.include({ ok: true, cause: "passed", runId: out.runId });
+    expect(out.verdict).to.deep.equal({ ok: true, reason: v.reason, cause: "passed" });
+    expect(out.report).to.equal(path.join(dir, "report.html"));
+    expect(fs.statSync(out.report as string).size).to.be.greaterThan(0);
+    expect(fs.existsSync(path.join(path.dirname(dir), "index.html"))).to.equal(true);
+  });
+
   it("writes junit.xml and results.json agreeing with the outputs", () => {
     const results = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8"));
     expect(results.passed).to.equal(tests.passed);

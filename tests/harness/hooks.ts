@@ -56,6 +56,9 @@ addArtifactCollector("events", async (a) => {
   await writeFile(path.join(a.dir, "events.json"), JSON.stringify(doc, null, 2) + "\n");
 });
 
+/** The mocha test's property holding its TestContext (`startedAt`, `ids`); packages/runner/reporter.ts reads it. */
+export const TEST_CONTEXT_PROPERTY = "inceptionTest";
+
 let suite: { settings: Settings; harness: KafkaHarness } | undefined;
 
 /** The suite's settings (loaded by the root hook). */
@@ -106,7 +109,10 @@ export const mochaHooks = {
   },
 
   beforeEach(this: Context): void {
-    beginTest(this.currentTest?.fullTitle() ?? "test");
+    const test = beginTest(this.currentTest?.fullTitle() ?? "test");
+    // The suite runner's reporter records the test's start and ids from here (results.json): a
+    // plain property, since the runner does not import the harness.
+    if (this.currentTest) Object.assign(this.currentTest, { [TEST_CONTEXT_PROPERTY]: test });
   },
 
   async afterEach(this: Context): Promise<void> {

@@ -18,6 +18,7 @@ export { TestContext, currentTest, beginTest, endTest, slugify } from "./context
 export {
   KafkaHarness,
   WaitTimeoutError,
+  type WaitTimeoutDetails,
   type Condition,
   type HarnessStats,
   type Predicate,

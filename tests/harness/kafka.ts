@@ -76,8 +76,21 @@ export interface HarnessStats {
   activeWaiters: number;
 }
 
+/** What a timed-out wait waited for and what of it came: the run report draws it. */
+export interface WaitTimeoutDetails {
+  timeoutMs: number;
+  /** Epoch ms the wait began. */
+  startedAt: number;
+  /** In the wait's order; `matchedAtMs` since the test began (as in the message). */
+  conditions: { topic: string; description: string; matched: boolean; matchedAtMs?: number }[];
+}
+
 export class WaitTimeoutError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Structured: the suite runner's reporter writes it into results.json as the test's `wait`. */
+    readonly details?: WaitTimeoutDetails,
+  ) {
     super(message);
     this.name = "WaitTimeoutError";
   }
@@ -322,7 +335,9 @@ export class KafkaHarness {
       this.waiters.add(w);
       const timer = setTimeout(() => {
         this.waiters.delete(w);
-        reject(new WaitTimeoutError(this.describeTimeout(w, timeoutMs, ids)));
+        reject(
+          new WaitTimeoutError(this.describeTimeout(w, timeoutMs, ids), this.timeoutDetails(w, timeoutMs)),
+        );
       }, timeoutMs);
       w.resolve = (v) => {
         clearTimeout(timer);
@@ -472,6 +487,23 @@ export class KafkaHarness {
       this.waiters.delete(w);
       w.reject(e);
     }
+  }
+
+  private timeoutDetails(w: Waiter, timeoutMs: number): WaitTimeoutDetails {
+    const t0 = currentTest()?.startedAt ?? w.registeredAt;
+    return {
+      timeoutMs,
+      startedAt: w.registeredAt,
+      conditions: w.conditions.map((c, i) => {
+        const m = w.matched[i];
+        return {
+          topic: c.topic,
+          description: c.description,
+          matched: m !== undefined,
+          ...(m ? { matchedAtMs: m.at - t0 } : {}),
+        };
+      }),
+    };
   }
 
   private describeTimeout(w: Waiter, timeoutMs: number, ids: string[]): string {

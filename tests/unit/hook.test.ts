@@ -3,7 +3,18 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { SuiteLog, newRunId, pruneRuns, verdict } from "../../infra/suite/collect";
+import { KubeClient } from "@inception/kube";
+import { KubeConfig } from "@kubernetes/client-node";
+import {
+  SuiteLog,
+  VERDICT_FILE,
+  failedRun,
+  newRunId,
+  pruneRuns,
+  verdict,
+  writeVerdict,
+} from "../../infra/suite/collect";
+import { finishRun, reportHookError, reportRun } from "../../infra/suite/hook";
 import { runOnHost } from "../../infra/suite/host";
 import {
   HOOK_SETTINGS_ENV,
@@ -70,6 +81,43 @@ describe("verdict", () => {
   });
 });
 
+describe("verdict causes", () => {
+  const results = { passed: 3, failed: 0, pending: 0, durationMs: 10, failures: [] };
+  it("names the cause of every way a run ends", () => {
+    expect(verdict("complete", results).cause).to.equal("passed");
+    expect(verdict("complete", { ...results, failed: 1 }).cause).to.equal("tests-failed");
+    expect(verdict("complete", { ...results, passed: 0 }).cause).to.equal("no-tests");
+    expect(verdict("timeout", results).cause).to.equal("deadline");
+    expect(verdict("failed", undefined).cause).to.equal("crashed");
+    expect(verdict("complete", undefined).cause).to.equal("no-results");
+    expect(failedRun("no-pod", "no suite pod started").cause).to.equal("no-pod");
+  });
+  it("says why in tests.error when no failed test does", () => {
+    expect(verdict("failed", undefined).tests.error).to.equal("the suite Job crashed without results");
+    expect(verdict("complete", { ...results, passed: 0 }).tests.error).to.equal("the suite ran no test");
+    expect(verdict("complete", { ...results, failed: 1 }).tests).to.not.have.property("error");
+    expect(verdict("complete", results).tests).to.not.have.property("error");
+  });
+  it("writes verdict.json with the cause, the run id and the counts (null without results)", () => {
+    const dir = tmp();
+    writeVerdict(dir, verdict("complete", { ...results, failed: 2 }), "r1", 1000, 42);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, VERDICT_FILE), "utf8"))).to.deep.equal({
+      ok: false,
+      reason: "2 test(s) failed",
+      cause: "tests-failed",
+      runId: "r1",
+      startedAt: 1000,
+      durationMs: 42,
+      counts: { passed: 3, failed: 2, pending: 0 },
+    });
+    writeVerdict(dir, verdict("timeout", undefined), "r1", 1000, 42);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, VERDICT_FILE), "utf8"))).to.deep.include({
+      cause: "deadline",
+      counts: null,
+    });
+  });
+});
+
 describe("runs", () => {
   it("run ids sort by time and are valid Kubernetes names", () => {
     const a = newRunId(new Date("2026-11-26T04:45:01.123Z"), () => 0.5);
@@ -83,6 +131,30 @@ describe("runs", () => {
     for (const r of ["20261126t01", "20261126t02", "20261126t03"]) fs.mkdirSync(path.join(dir, r));
     expect(pruneRuns(dir, 2)).to.deep.equal(["20261126t01"]);
     expect(fs.readdirSync(dir).sort()).to.deep.equal(["20261126t02", "20261126t03"]);
+  });
+  it("pruning goes by when each run began, not by name", () => {
+    const dir = tmp();
+    // Started in the order c-new (newest), 20261126t01, c-old (oldest): names say otherwise.
+    const runs: [string, number][] = [
+      ["c-new", 3000],
+      ["20261126t01", 2000],
+      ["c-old", 1000],
+    ];
+    for (const [r, at] of runs) writeVerdict(path.join(dir, r), verdict("timeout", undefined), r, at, 1);
+    expect(pruneRuns(dir, 2)).to.deep.equal(["c-old"]);
+    expect(fs.readdirSync(dir).sort()).to.deep.equal(["20261126t01", "c-new"]);
+  });
+  it("pruning orders a run folder without verdict.json by its modification time", () => {
+    const dir = tmp();
+    for (const [r, s] of [
+      ["z-oldest", 100],
+      ["a-newest", 300],
+      ["m-middle", 200],
+    ] as const) {
+      fs.mkdirSync(path.join(dir, r));
+      fs.utimesSync(path.join(dir, r), s, s);
+    }
+    expect(pruneRuns(dir, 2)).to.deep.equal(["z-oldest"]);
   });
   it("pruning never deletes the run just written (a stable onChange id sorts first)", () => {
     const dir = tmp();
@@ -152,10 +224,12 @@ describe("hook settings (one validated value)", () => {
     namespace: "inception",
     jobName: "suite-20261126t044501z-7fff",
     runId: "20261126t044501z-7fff",
+    stack: "local",
+    stage: "local",
+    gitCommit: "0123456789abcdef0123456789abcdef01234567",
     runDir: "/work/artifacts/local/20261126t044501z-7fff",
     services: [{ name: "executor", podSelector: "app=executor", spawnedSelector: "created-by=executor" }],
     timeoutSeconds: 1020,
-    failOnTestFailure: true,
     keepRuns: 5,
     hostEnv: {},
   };
@@ -205,10 +279,12 @@ describe("host runner", () => {
     namespace: "n",
     jobName: "",
     runId: "r",
+    stack: "local",
+    stage: "local",
+    gitCommit: "unknown",
     runDir: tmp(),
     services: [],
     timeoutSeconds,
-    failOnTestFailure: true,
     keepRuns: 5,
     hostEnv: {},
   });
@@ -251,5 +327,161 @@ describe("hook process guard", () => {
     });
     expect(r.status).to.equal(1);
     expect(r.stderr).to.contain("the hook stopped before it finished");
+  });
+});
+
+describe("the run's report and verdict, in every case", () => {
+  const settingsIn = (runDir: string): HookSettings => ({
+    runner: "host",
+    kubeconfig: "k",
+    context: "c",
+    namespace: "n",
+    jobName: "",
+    runId: path.basename(runDir),
+    stack: "local",
+    stage: "local",
+    gitCommit: "0123456789abcdef",
+    runDir,
+    services: [],
+    timeoutSeconds: 60,
+    keepRuns: 5,
+    hostEnv: {},
+  });
+  /** Runs f with stdout and stderr captured. */
+  function captured<T>(f: () => T): { value: T; stdout: string; stderr: string } {
+    const out: string[] = [];
+    const errs: string[] = [];
+    const write = { out: process.stdout.write, err: process.stderr.write };
+    process.stdout.write = ((c: string) => out.push(String(c)) > 0) as typeof process.stdout.write;
+    process.stderr.write = ((c: string) => errs.push(String(c)) > 0) as typeof process.stderr.write;
+    try {
+      return { value: f(), stdout: out.join(""), stderr: errs.join("") };
+    } finally {
+      process.stdout.write = write.out;
+      process.stderr.write = write.err;
+    }
+  }
+  const lastLine = (out: string) => JSON.parse(out.trim().split("\n").pop() ?? "");
+  const results = {
+    passed: 1,
+    failed: 1,
+    pending: 0,
+    durationMs: 900,
+    failures: [{ title: "s fails", message: "boom" }],
+    tests: [
+      { title: "s passes", state: "passed", durationMs: 10 },
+      { title: "s fails", state: "failed", durationMs: 20, message: "boom" },
+    ],
+  };
+
+  it("writes verdict.json, report.html and the stack's history, and prints the outputs line", () => {
+    const stack = tmp();
+    const runDir = path.join(stack, "20261130t010000z-0001");
+    fs.mkdirSync(runDir);
+    fs.writeFileSync(path.join(runDir, "results.json"), JSON.stringify(results));
+    const v = verdict("complete", results);
+    const r = captured(() => reportRun(settingsIn(runDir), v, Date.now() - 1500));
+    expect(r.value).to.equal(0);
+    const line = lastLine(r.stdout);
+    expect(line).to.deep.include({
+      ok: false,
+      cause: "tests-failed",
+      report: path.join(runDir, "report.html"),
+    });
+    expect(line.tests.failed).to.equal(1);
+    expect(r.stderr).to.contain(`inception: report: ${path.join(runDir, "report.html")}`);
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, VERDICT_FILE), "utf8")).cause).to.equal(
+      "tests-failed",
+    );
+    const html = fs.readFileSync(path.join(runDir, "report.html"), "utf8");
+    expect(html).to.contain("0123456789abcdef");
+    expect(html).to.contain("s fails");
+    expect(fs.readFileSync(path.join(stack, "index.html"), "utf8")).to.contain("20261130t010000z-0001");
+  });
+
+  it("a report that cannot be written is printed and does not change the verdict", () => {
+    const runDir = path.join(tmp(), "r");
+    fs.mkdirSync(path.join(runDir, "report.html"), { recursive: true }); // a folder where the file goes
+    const r = captured(() =>
+      reportRun(settingsIn(runDir), verdict("complete", { ...results, failed: 0 }), 0),
+    );
+    expect(lastLine(r.stdout)).to.deep.include({ ok: true, cause: "passed" });
+    expect(lastLine(r.stdout)).to.not.have.property("report");
+    expect(r.stderr).to.match(/could not write the run's report: .*EISDIR/);
+    expect(fs.existsSync(path.join(runDir, VERDICT_FILE))).to.equal(true);
+  });
+
+  it("a suite that ran past its deadline without results: cause deadline, report and verdict written", async () => {
+    const runDir = path.join(tmp(), "r");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "c", cluster: "c", user: "u" }],
+      currentContext: "c",
+    });
+    // No services and the host runner: finishRun needs no API call.
+    const out: string[] = [];
+    const write = process.stdout.write;
+    const errWrite = process.stderr.write;
+    process.stdout.write = ((c: string) => out.push(String(c)) > 0) as typeof process.stdout.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = await finishRun(new KubeClient(kc, "n"), settingsIn(runDir), "timeout", Date.now());
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = errWrite;
+    }
+    expect(code).to.equal(0);
+    expect(lastLine(out.join(""))).to.deep.include({
+      ok: false,
+      cause: "deadline",
+      reason: "the suite on this host ran past its deadline",
+    });
+    expect(lastLine(out.join("")).tests.error).to.equal("the suite on this host ran past its deadline");
+    expect(fs.readFileSync(path.join(runDir, "report.html"), "utf8")).to.contain("ran past its deadline");
+  });
+
+  it("a hook error without settings still prints a red outputs line", () => {
+    const r = captured(() => reportHookError(undefined, "the hook failed: bad settings", 0));
+    expect(r.value).to.equal(0);
+    expect(lastLine(r.stdout)).to.deep.include({ ok: false, cause: "hook-error" });
+    expect(lastLine(r.stdout).tests.error).to.equal("the hook failed: bad settings");
+  });
+
+  const runMain = (hookBody: string, runDir: string) => {
+    const script = `
+      require("ts-node/register/transpile-only");
+      const { runAsMain } = require(${JSON.stringify(path.resolve(__dirname, "../../infra/suite/hook.ts"))});
+      runAsMain(${hookBody});
+    `;
+    return spawnSync(process.execPath, ["-e", script], {
+      encoding: "utf8",
+      cwd: path.resolve(__dirname, "../.."),
+      env: { ...process.env, [HOOK_SETTINGS_ENV]: encodeHookSettings(settingsIn(runDir)) },
+    });
+  };
+
+  it("a hook that throws reports a red run (hook-error) with its report, and exits 0", () => {
+    const runDir = path.join(tmp(), "r");
+    const r = runMain(`async () => { throw new Error("the API server is gone"); }`, runDir);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(lastLine(r.stdout)).to.deep.include({
+      ok: false,
+      cause: "hook-error",
+      reason: "the hook failed: the API server is gone",
+    });
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, VERDICT_FILE), "utf8")).cause).to.equal("hook-error");
+    expect(fs.existsSync(path.join(runDir, "report.html"))).to.equal(true);
+  });
+
+  it("a hook that stops early reports a red run too", () => {
+    const runDir = path.join(tmp(), "r");
+    const r = runMain(`() => new Promise(() => {})`, runDir);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain("the hook stopped before it finished");
+    expect(lastLine(r.stdout)).to.deep.include({ ok: false, cause: "hook-error" });
+    expect(fs.existsSync(path.join(runDir, "report.html"))).to.equal(true);
   });
 });

@@ -251,6 +251,24 @@ describe("run history (packages/report)", () => {
     expect(html).to.not.contain(HOSTILE);
   });
 
+  it("orders runs by when they began, not by name (stable onChange ids)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "report-order-"));
+    temps.push(dir);
+    const meta = (runId: string, startedAt: number) => ({
+      stack: "local",
+      stage: "local",
+      runId,
+      gitCommit: "unknown",
+      verdict: { ok: false, reason: "x" },
+      startedAt,
+    });
+    writeRunReport(path.join(dir, "c-aaa"), meta("c-aaa", 2000));
+    writeRunReport(path.join(dir, "c-zzz"), meta("c-zzz", 1000));
+    const html = renderHistory(dir);
+    const rows = [...html.matchAll(/<tr data-run="([^"]+)"/g)].map((m) => m[1]);
+    expect(rows).to.deep.equal(["c-aaa", "c-zzz"]);
+  });
+
   it("renders a stack with no runs", () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), "report-empty-"));
     temps.push(empty);

@@ -39,7 +39,15 @@ function runRunner(dir: string, env: Record<string, string> = {}) {
     ? (JSON.parse(fs.readFileSync(path.join(artifacts, "results.json"), "utf8")) as {
         passed: number;
         failed: number;
-        tests: { file: string }[];
+        tests: {
+          file: string;
+          title: string;
+          state: string;
+          retries?: number;
+          startedAt?: number;
+          ids?: string[];
+          wait?: unknown;
+        }[];
       })
     : undefined;
   return { ...r, ms: Date.now() - t0, results, out: `${r.stdout}${r.stderr}` };
@@ -92,6 +100,53 @@ describe("the suite runner process", function () {
       only.results?.tests.map((t) => path.basename(t.file)),
       only.out,
     ).to.deep.equal(["a.spec.mjs"]);
+  });
+
+  it("records each test's retries, the start and ids left on it, and a timed-out wait's details", () => {
+    // What the harness's beforeEach leaves on the test (tests/harness/hooks.ts), and the
+    // structured details of its WaitTimeoutError, written here by hand: no harness outside tests/.
+    const dir = suite({
+      "r.test.js": `const assert = require("node:assert");
+let attempts = 0;
+beforeEach(function () {
+  this.currentTest.inceptionTest = { startedAt: 1234, ids: new Set(["t-1", "a-9"]) };
+});
+describe("recorded", () => {
+  it("passes at its second attempt", () => { attempts += 1; assert.strictEqual(attempts, 2); });
+  it("times out waiting", () => {
+    const e = new Error("timed out after 50 ms waiting for: ...");
+    e.details = { timeoutMs: 50, startedAt: 1300, conditions: [
+      { topic: "T1", description: "the reply", matched: false },
+      { topic: "T2", description: "the ack", matched: true, matchedAtMs: 12 },
+    ] };
+    throw e;
+  });
+});\n`,
+    });
+    const r = runRunner(dir, { MOCHA_RETRIES: "1" });
+    const [passed, failed] = r.results?.tests ?? [];
+    expect(passed, r.out).to.deep.include({
+      state: "passed",
+      retries: 1,
+      startedAt: 1234,
+      ids: ["t-1", "a-9"],
+    });
+    expect(failed, r.out).to.deep.include({ state: "failed", retries: 1 });
+    expect(failed.wait).to.deep.equal({
+      timeoutMs: 50,
+      startedAt: 1300,
+      conditions: [
+        { topic: "T1", description: "the reply", matched: false },
+        { topic: "T2", description: "the ack", matched: true, matchedAtMs: 12 },
+      ],
+    });
+  });
+
+  it("records no start or ids for a suite without the harness", () => {
+    const r = runRunner(suite({ "p.test.js": passing("plain") }));
+    expect(r.results?.tests[0], r.out).to.deep.include({ retries: 0 });
+    expect(r.results?.tests[0]).to.not.have.property("startedAt");
+    expect(r.results?.tests[0]).to.not.have.property("ids");
   });
 
   it("exits 2 naming the pattern when no file matches", () => {

@@ -24,6 +24,18 @@ function isSecretValue(v: unknown): v is { value: unknown } {
 
 export const FAKE_TESTS = { passed: 5, failed: 0, pending: 0, durationMs: 1000, failures: [] };
 
+/** The results line the mocked suite hook prints (its last stdout line); a test may swap it. */
+export const hookOutput = {
+  line: (): string =>
+    JSON.stringify({
+      ok: true,
+      reason: "5 passed",
+      cause: "passed",
+      report: "/r/report.html",
+      tests: FAKE_TESTS,
+    }),
+};
+
 export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
 
 class RecordingMocks implements pulumi.runtime.Mocks {
@@ -41,7 +53,7 @@ class RecordingMocks implements pulumi.runtime.Mocks {
     if (args.type === "command:local:Command") {
       // The kind command prints the kubeconfig, the suite hook a results line, publishing the image.
       state.stdout = args.name.endsWith("-hook")
-        ? JSON.stringify({ tests: FAKE_TESTS })
+        ? hookOutput.line()
         : args.name.endsWith("-publish")
           ? `${(args.inputs.environment as Record<string, string>).IMAGE}\n`
           : FAKE_KUBECONFIG;

@@ -2,8 +2,9 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
+import { readResultsLine } from "../../infra/suite";
 import { decodeHookSettings } from "../../infra/suite/settings";
-import { FAKE_TESTS, Registered, runStack, runStackExpectingError } from "./stack";
+import { FAKE_TESTS, Registered, hookOutput, runStack, runStackExpectingError } from "./stack";
 
 type Obj = Record<string, unknown>;
 const jobEnv = (job: Registered): Record<string, string | undefined> => {
@@ -55,6 +56,86 @@ describe("services under test and the suite run", () => {
       .of("kubernetes:rbac.authorization.k8s.io/v1:Role")
       .find((r) => meta(r).name === "suite-reader")!;
     expect(JSON.stringify(role.inputs.rules)).to.not.match(/create|delete|update|patch/);
+  });
+
+  it("hands the hook the report's header: stack, stage and the checkout's commit", async () => {
+    const run = await runStack("local", {});
+    const settings = hookSettings(run.of("command:local:Command").find((c) => c.name === "suite-hook")!);
+    expect(settings).to.deep.include({ stack: "local", stage: "local" });
+    // This checkout is a git one: the full commit, as `git rev-parse HEAD` prints it.
+    expect(settings.gitCommit).to.match(/^[0-9a-f]{40}$/);
+    expect(run.exports.report).to.equal("/r/report.html");
+    expect(run.exports.verdict).to.deep.equal({ ok: true, reason: "5 passed", cause: "passed" });
+    expect(process.exitCode ?? 0).to.equal(0);
+  });
+
+  describe("a red run", () => {
+    const red = {
+      ok: false,
+      reason: "1 test(s) failed",
+      cause: "tests-failed",
+      report: "/a/local/r2/report.html",
+      tests: {
+        ...FAKE_TESTS,
+        passed: 4,
+        failed: 1,
+        failures: [{ title: "executor runs a job", message: "m" }],
+      },
+    };
+    const line = hookOutput.line;
+    let exitCode: typeof process.exitCode;
+    beforeEach(() => {
+      exitCode = process.exitCode;
+    });
+    afterEach(() => {
+      hookOutput.line = line;
+      // The program sets it to fail `pulumi up`; here it would fail mocha.
+      process.exitCode = exitCode;
+    });
+
+    it("exports its own results (not the previous run's) and fails the update after them", async () => {
+      hookOutput.line = () => `  │ some suite line\n${JSON.stringify(red)}`;
+      const run = await runStack("local", {});
+      expect(run.exports.tests).to.deep.equal(red.tests);
+      expect(run.exports.verdict).to.deep.equal({ ok: false, reason: red.reason, cause: "tests-failed" });
+      expect(run.exports.report).to.equal(red.report);
+      // The hook itself does not fail (its outputs would be lost): the program does, once it ends.
+      expect(process.exitCode).to.equal(32);
+    });
+
+    it("with failOnTestFailure false, exports it without failing the update", async () => {
+      hookOutput.line = () => JSON.stringify(red);
+      const run = await runStack("local", { "inception:suite": { failOnTestFailure: false } });
+      expect(run.exports.verdict).to.deep.include({ ok: false, cause: "tests-failed" });
+      expect(process.exitCode ?? 0).to.equal(0);
+    });
+
+    it("a hook without a results line is a red run saying so in tests.error", async () => {
+      hookOutput.line = () => "Segmentation fault";
+      const run = await runStack("local", {});
+      expect(run.exports.verdict).to.deep.include({ ok: false, cause: "hook-error" });
+      expect((run.exports.tests as { error: string }).error).to.contain("Segmentation fault");
+      expect(process.exitCode).to.equal(32);
+    });
+  });
+
+  it("reads the hook's last stdout line; a run that could not start says why in tests.error", () => {
+    const noPod = {
+      ok: false,
+      reason: "no suite pod started: timed out",
+      cause: "no-pod",
+      tests: {
+        passed: 0,
+        failed: 0,
+        pending: 0,
+        durationMs: 0,
+        failures: [],
+        error: "no suite pod started: timed out",
+      },
+    };
+    expect(readResultsLine(`noise\n${JSON.stringify(noPod)}\n`)).to.deep.equal(noPod);
+    expect(readResultsLine("")).to.deep.include({ ok: false, cause: "hook-error" });
+    expect(readResultsLine('{"tests":{}}').tests.error).to.match(/printed no results line/);
   });
 
   it("gives every up a new run id, or a stable one with rerun onChange", async () => {
