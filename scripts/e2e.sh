@@ -140,9 +140,38 @@ host_runner() {
   ' "$work/outputs-host.json"
 }
 
+# A preview on a fresh clone of this checkout's commit: it must run, change no tracked file and
+# write nothing outside .inception/ (no npm ci, no build context, no stamp) — the state the CI and a
+# new user start from.
+preview_is_pure() {
+  local clone="$work/preview-clone"
+  rm -rf "$clone"
+  git clone -q "$INCEPTION_ROOT" "$clone"
+  git -C "$clone" checkout -q "$(git rev-parse HEAD)"
+  (cd "$clone" && npm ci --no-audit --no-fund >"$work/preview-npm.log" 2>&1) || { tail -n 20 "$work/preview-npm.log"; die "npm ci in the fresh clone failed"; }
+  touch "$work/preview-marker"
+  (
+    cd "$clone"
+    export PULUMI_BACKEND_URL="file://$clone/.inception/state"
+    mkdir -p .inception/state
+    select_stack local
+    pulumi config set --stack local --path inception:cluster.name inception-preview
+    pulumi preview --stack local >"$work/preview.log" 2>&1
+  ) || { tail -n 30 "$work/preview.log"; die "pulumi preview on a fresh clone failed"; }
+  local changed
+  changed=$(cd "$clone" && git status --porcelain | grep -v '^ M Pulumi.local.yaml$' || true)
+  [ -z "$changed" ] || die "pulumi preview changed the checkout: $changed"
+  changed=$(cd "$clone" && find . -newer "$work/preview-marker" -not -path './.inception*' -not -path './.git' -not -path './.git/*' -not -name Pulumi.local.yaml)
+  [ -z "$changed" ] || die "pulumi preview wrote files outside .inception/: $changed"
+  rm -rf "$clone"
+}
+
+e2e_step "pulumi preview on a fresh clone changes no file outside .inception/" preview_is_pure
+
 # The first up is what every later step stands on: without it, stop here.
+failed_before_up=${#e2e_failed_steps[@]}
 e2e_step "up: cluster, mock infra, executor, suite green" first_up
-[ "${#e2e_failed_steps[@]}" -eq 0 ] || e2e_steps_verdict
+[ "${#e2e_failed_steps[@]}" -eq "$failed_before_up" ] || e2e_steps_verdict
 e2e_step "the cluster, the stack outputs and the run folder of the green run" green_run_checks
 [ -z "$full" ] || e2e_step "the mock infra from the host (Kafka, S3, CRD, Kafka pod kill)" mock_infra_checks
 e2e_step "a second up changes nothing" second_up_changes_nothing
