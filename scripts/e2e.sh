@@ -149,7 +149,6 @@ preview_is_pure() {
   git clone -q "$INCEPTION_ROOT" "$clone"
   git -C "$clone" checkout -q "$(git rev-parse HEAD)"
   (cd "$clone" && npm ci --no-audit --no-fund >"$work/preview-npm.log" 2>&1) || { tail -n 20 "$work/preview-npm.log"; die "npm ci in the fresh clone failed"; }
-  touch "$work/preview-marker"
   (
     cd "$clone"
     export PULUMI_BACKEND_URL="file://$clone/.inception/state"
@@ -158,11 +157,12 @@ preview_is_pure() {
     pulumi config set --stack local --path inception:cluster.name inception-preview
     pulumi preview --stack local >"$work/preview.log" 2>&1
   ) || { tail -n 30 "$work/preview.log"; die "pulumi preview on a fresh clone failed"; }
+  # Ignored files count too (a build context, a stamp, dist/): only npm ci's node_modules, the
+  # stack's own config file and .inception/ may differ from the commit.
   local changed
-  changed=$(cd "$clone" && git status --porcelain | grep -v '^ M Pulumi.local.yaml$' || true)
-  [ -z "$changed" ] || die "pulumi preview changed the checkout: $changed"
-  changed=$(cd "$clone" && find . -newer "$work/preview-marker" -not -path './.inception*' -not -path './.git' -not -path './.git/*' -not -name Pulumi.local.yaml)
-  [ -z "$changed" ] || die "pulumi preview wrote files outside .inception/: $changed"
+  changed=$(cd "$clone" && git status --porcelain --ignored |
+    grep -v -e '^ M Pulumi.local.yaml$' -e '^!! node_modules/$' -e '^!! .inception/$' || true)
+  [ -z "$changed" ] || die "pulumi preview changed the checkout or wrote outside .inception/: $changed"
   rm -rf "$clone"
 }
 
