@@ -34,7 +34,15 @@ import {
   writeVerdict,
 } from "./collect";
 import { HookSettings, decodeHookSettings } from "./settings";
-import { SHARDS_FILE, ShardRun, ShardsFile, mergeShardResults, shardDir, shardedVerdict } from "./shards";
+import {
+  SHARDS_FILE,
+  ShardRun,
+  ShardsFile,
+  liftShardArtifacts,
+  mergeShardResults,
+  shardDir,
+  shardedVerdict,
+} from "./shards";
 import { junitXml } from "@inception/runner/results";
 
 export type { HookSettings } from "./settings";
@@ -283,6 +291,9 @@ async function runShardedHook(
   fs.writeFileSync(path.join(s.runDir, "suite.log"), combined.join("\n") + "\n");
   const plan: ShardsFile = { shards: n, fileDurations: s.fileDurations ?? {} };
   fs.writeFileSync(path.join(s.runDir, SHARDS_FILE), JSON.stringify(plan, null, 2) + "\n");
+  await attempt("the shards' timelines and failed tests", async () => {
+    liftShardArtifacts(s.runDir, n);
+  });
   const merged = mergeShardResults(shards);
   if (merged.shards.length > 0) {
     fs.writeFileSync(path.join(s.runDir, "results.json"), JSON.stringify(merged, null, 2));

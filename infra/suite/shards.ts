@@ -161,3 +161,53 @@ function firstLine(text: string, max = 200): string {
   const l = text.split("\n")[0].trim();
   return l.length > max ? `${l.slice(0, max - 1)}…` : l;
 }
+
+const timeOf = (x: unknown): number => {
+  const at = (x as { at?: unknown } | null)?.at;
+  const t = typeof at === "number" ? at : typeof at === "string" ? Date.parse(at) : NaN;
+  return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY;
+};
+
+/**
+ * Gives the run folder what the report reads at its top (infra-wide tools too): one timeline.json
+ * of every shard's Kafka events in time order (each entry with its `shard`), and each shard's
+ * failed-test folders (those holding events.json or collectors.json). Each shard's own files stay
+ * in `shard-<i>/`. A folder name two shards both have is kept from the lower shard. Returns the
+ * folders lifted.
+ */
+export function liftShardArtifacts(runDir: string, shards: number): string[] {
+  const timeline: { entry: unknown; order: number }[] = [];
+  const lifted: string[] = [];
+  for (let i = 0; i < shards; i++) {
+    const dir = path.join(runDir, shardDir(i));
+    if (!fs.existsSync(dir)) continue;
+    const t = readJson(path.join(dir, "timeline.json"));
+    if (Array.isArray(t))
+      for (const e of t)
+        timeline.push({
+          entry: e !== null && typeof e === "object" ? { ...e, shard: i } : e,
+          order: timeline.length,
+        });
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const src = path.join(dir, e.name);
+      const dst = path.join(runDir, e.name);
+      const isTest = ["events.json", "collectors.json"].some((f) => fs.existsSync(path.join(src, f)));
+      if (!isTest || fs.existsSync(dst)) continue;
+      fs.cpSync(src, dst, { recursive: true });
+      lifted.push(e.name);
+    }
+  }
+  if (timeline.length > 0) {
+    timeline.sort((a, b) => timeOf(a.entry) - timeOf(b.entry) || a.order - b.order);
+    fs.writeFileSync(
+      path.join(runDir, "timeline.json"),
+      JSON.stringify(
+        timeline.map((t) => t.entry),
+        null,
+        2,
+      ),
+    );
+  }
+  return lifted;
+}

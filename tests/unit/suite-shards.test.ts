@@ -9,6 +9,7 @@ import {
   SHARDS_FILE,
   ShardRun,
   lastRunDurations,
+  liftShardArtifacts,
   mergeShardResults,
   shardedVerdict,
 } from "../../infra/suite/shards";
@@ -121,6 +122,34 @@ describe("a sharded run's results", () => {
       false,
     );
     expect(none).to.deep.include({ ok: false, cause: "no-pod", reason: "shard 0 never started" });
+  });
+});
+
+describe("a sharded run's folder", () => {
+  it("gets one timeline of every shard in time order and each shard's failed-test folders", () => {
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), "inception-shard-run-"));
+    try {
+      const put = (rel: string, v: unknown) => {
+        fs.mkdirSync(path.dirname(path.join(run, rel)), { recursive: true });
+        fs.writeFileSync(path.join(run, rel), JSON.stringify(v));
+      };
+      put("shard-0/timeline.json", [
+        { topic: "T", at: 10 },
+        { topic: "T", at: "1970-01-01T00:00:00.030Z" },
+      ]);
+      put("shard-1/timeline.json", [{ topic: "U", at: 20 }]);
+      put("shard-1/b two/events.json", { test: "b two" });
+      put("shard-1/not-a-test/other.json", {});
+      put("shard-2/results.json", {});
+      expect(liftShardArtifacts(run, 3)).to.deep.equal(["b two"]);
+      const t = JSON.parse(fs.readFileSync(path.join(run, "timeline.json"), "utf8")) as { shard: number }[];
+      expect(t.map((e) => e.shard)).to.deep.equal([0, 1, 0]);
+      expect(fs.existsSync(path.join(run, "b two", "events.json"))).to.equal(true);
+      expect(fs.existsSync(path.join(run, "shard-1", "b two", "events.json"))).to.equal(true);
+      expect(fs.existsSync(path.join(run, "not-a-test"))).to.equal(false);
+    } finally {
+      fs.rmSync(run, { recursive: true, force: true });
+    }
   });
 });
 
