@@ -10,11 +10,25 @@
  *   it, `waitFor` its echo, end the context — per-test time, median and p95. It includes the
  *   broker's and the echo service's round trip, so it bounds the harness' own overhead from above;
  * - BENCH_ROUNDS (15) rounds of one test alone vs 20 tests at once (explicit `since`/`ids`, as
- *   the current-test context is one per process): the ratio of the medians' wall times.
+ *   the current-test context is one per process): the ratio of the medians' wall times;
+ * - side by side on the same broker, BENCH_SLOW_N (10) tests each of two patterns that pay for a
+ *   consumer group per test (the same send and echo as the harness's test):
+ *   - the replaced system's: its test helpers make a new consumer per test that subscribes and
+ *     polls until it has its assignment. Here: a new kafkajs consumer in a new group, connect,
+ *     subscribe from the latest offset, wait for its GROUP_JOIN and its first fetch, then the test;
+ *   - the common per-test consumer: a new group per test reading the topic from the beginning
+ *     (no wait for the join: the echo cannot be missed), filtered by the test's id.
+ *   Both disconnect at the end of the test, as an afterEach would.
+ *
+ * The broker's group.initial.rebalance.delay.ms is BENCH_GROUP_INITIAL_REBALANCE_DELAY_MS (default
+ * 0, as the in-cluster mock broker and the host broker have it; Kafka's own default is 3000, which
+ * every new group waits once before its first assignment). The harness joins its one group once,
+ * at start, so the delay counts in harnessStartMs, not per test.
  *
  * Prints a line for people, then one JSON line (`overheadMedianMs`, `overheadP95Ms`,
- * `parallel20OverOne`, …). Exits 1 when an acceptance limit is missed: median ≤ 200 ms,
- * p95 ≤ 500 ms, 20 parallel ≤ 3 × one.
+ * `parallel20OverOne`, `vsReplacedSystem`, `vsPerTestConsumer`, …). Exits 1 when an acceptance
+ * limit is missed: median ≤ 200 ms, p95 ≤ 500 ms, 20 parallel ≤ 3 × one, the replaced system's
+ * pattern ≥ 100 × and the per-test consumer ≥ 10 × the harness's median.
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -31,14 +45,20 @@ const root = path.resolve(__dirname, "..");
 const script = path.join(root, "scripts/kafka-host.sh");
 const runsDir = path.join(root, ".inception/kafka-bench");
 const runDir = path.join(runsDir, String(process.pid));
-const LIMITS = { medianMs: 200, p95Ms: 500, parallelRatio: 3 };
+const LIMITS = { medianMs: 200, p95Ms: 500, parallelRatio: 3, vsReplacedSystem: 100, vsPerTestConsumer: 10 };
 const N = Number(process.env.BENCH_N ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const SLOW_N = Number(process.env.BENCH_SLOW_N ?? 10);
+const REBALANCE_DELAY_MS = Number(process.env.BENCH_GROUP_INITIAL_REBALANCE_DELAY_MS ?? 0);
 const PARALLEL = 20;
 
 async function hostScript(cmd: "start" | "stop", dir = runDir): Promise<string> {
   const { stdout } = await promisify(execFile)(script, [cmd], {
-    env: { ...process.env, KAFKA_HOST_DIR: dir },
+    env: {
+      ...process.env,
+      KAFKA_HOST_DIR: dir,
+      KAFKA_HOST_GROUP_INITIAL_REBALANCE_DELAY_MS: String(REBALANCE_DELAY_MS),
+    },
     maxBuffer: 16 * 1024 * 1024,
   });
   return stdout;
@@ -81,6 +101,55 @@ async function startEcho(brokers: string[], from: string, to: string): Promise<(
   return async () => {
     await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
   };
+}
+
+type Pattern = "replaced-system" | "per-test-consumer";
+
+/**
+ * One test as a suite with a consumer group per test runs it: a new consumer (and group) before
+ * the test, the send and the wait for the echo through that consumer, the disconnect after it.
+ */
+async function perTestGroupTest(
+  kafka: Kafka,
+  pattern: Pattern,
+  topics: { fetcher: string; executor: string },
+  event: () => { action_id: string },
+): Promise<number> {
+  const start = performance.now();
+  const consumer = kafka.consumer({ groupId: `bench-${pattern}-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const ev = event();
+  let echoed!: () => void;
+  const echo = new Promise<void>((resolve) => (echoed = resolve));
+  try {
+    await Promise.all([consumer.connect(), producer.connect()]);
+    const preparedEvents =
+      pattern === "replaced-system"
+        ? [consumer.events.GROUP_JOIN, consumer.events.FETCH].map(
+            (e) => new Promise<void>((resolve) => consumer.on(e, () => resolve())),
+          )
+        : [];
+    await consumer.subscribe({ topics: [topics.executor], fromBeginning: pattern === "per-test-consumer" });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const got = JSON.parse(message.value?.toString("utf8") ?? "{}") as { action_id?: string };
+        if (got.action_id === ev.action_id) echoed();
+      },
+    });
+    // The replaced system's helpers poll until the consumer has its partitions (and a position).
+    await Promise.all(preparedEvents);
+    await producer.send({ topic: topics.fetcher, messages: [{ value: JSON.stringify(ev) }] });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      echo,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${pattern}: no echo within 30 s`)), 30_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  } finally {
+    await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+  }
+  return performance.now() - start;
 }
 
 async function main(): Promise<number> {
@@ -168,12 +237,35 @@ async function main(): Promise<number> {
       twenties.push(await wall(PARALLEL));
     }
 
+    // The slow patterns after the harness's tests, so their groups (and their leaving) cannot
+    // slow the harness's numbers down; one warm-up each for connections and JIT.
+    const kafka = new Kafka({
+      clientId: "bench-per-test",
+      brokers: settings.kafkaBootstrapServers,
+      logLevel: logLevel.NOTHING,
+    });
+    const slow: Record<Pattern, number[]> = { "replaced-system": [], "per-test-consumer": [] };
+    for (const pattern of Object.keys(slow) as Pattern[]) {
+      await perTestGroupTest(kafka, pattern, topics, () => events.fetcher());
+      for (let i = 0; i < SLOW_N; i++)
+        slow[pattern].push(await perTestGroupTest(kafka, pattern, topics, () => events.fetcher()));
+    }
+
     const median = percentile(times, 50);
     const p95 = percentile(times, 95);
     const one = percentile(ones, 50);
     const twenty = percentile(twenties, 50);
     const ratio = twenty / one;
-    const ok = median <= LIMITS.medianMs && p95 <= LIMITS.p95Ms && ratio <= LIMITS.parallelRatio;
+    const replacedMedian = percentile(slow["replaced-system"], 50);
+    const perTestMedian = percentile(slow["per-test-consumer"], 50);
+    const vsReplaced = replacedMedian / median;
+    const vsPerTest = perTestMedian / median;
+    const ok =
+      median <= LIMITS.medianMs &&
+      p95 <= LIMITS.p95Ms &&
+      ratio <= LIMITS.parallelRatio &&
+      vsReplaced >= LIMITS.vsReplacedSystem &&
+      vsPerTest >= LIMITS.vsPerTestConsumer;
     const result = {
       overheadMedianMs: round1(median),
       overheadP95Ms: round1(p95),
@@ -187,6 +279,12 @@ async function main(): Promise<number> {
       harnessStartMs,
       brokerStartMs: external ? null : brokerMs,
       groupJoins: h.stats().groupJoins,
+      replacedSystemMedianMs: round1(replacedMedian),
+      perTestConsumerMedianMs: round1(perTestMedian),
+      slowTests: SLOW_N,
+      groupInitialRebalanceDelayMs: REBALANCE_DELAY_MS,
+      vsReplacedSystem: Math.round(vsReplaced * 10) / 10,
+      vsPerTestConsumer: Math.round(vsPerTest * 10) / 10,
       limits: LIMITS,
       pass: ok,
       machine: `${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}, node ${process.version}`,
@@ -200,6 +298,14 @@ async function main(): Promise<number> {
         `${result.parallel20Ms} ms vs one ${result.oneMs} ms = ${result.parallel20OverOne}× ` +
         `[${mark(ratio <= LIMITS.parallelRatio)} ≤ ${LIMITS.parallelRatio}×]; harness start ${harnessStartMs} ms ` +
         `(${result.machine})`,
+    );
+    console.log(
+      `bench: per test, side by side (group.initial.rebalance.delay.ms=${REBALANCE_DELAY_MS}): ` +
+        `harness ${result.overheadMedianMs} ms; replaced system's pattern (new consumer and group, ` +
+        `polled until assigned) ${result.replacedSystemMedianMs} ms = ${result.vsReplacedSystem}× ` +
+        `[${mark(vsReplaced >= LIMITS.vsReplacedSystem)} ≥ ${LIMITS.vsReplacedSystem}×]; per-test consumer ` +
+        `(new group from the beginning) ${result.perTestConsumerMedianMs} ms = ${result.vsPerTestConsumer}× ` +
+        `[${mark(vsPerTest >= LIMITS.vsPerTestConsumer)} ≥ ${LIMITS.vsPerTestConsumer}×] (medians of ${SLOW_N})`,
     );
     console.log(JSON.stringify(result));
     return ok ? 0 : 1;

@@ -12,7 +12,9 @@
 # The version is pinned in toolchain/kafka/version.env. Jars come from Maven Central through
 # toolchain/kafka/pom.xml into $INCEPTION_CACHE/kafka/<version>/libs. Runtime state (config, data,
 # broker.log, state.env) lives in $KAFKA_HOST_DIR (default <checkout>/.inception/kafka-host).
-# Environment: KAFKA_HOST_HEAP (default 512m), KAFKA_HOST_READY_TIMEOUT (seconds, default 60).
+# Environment: KAFKA_HOST_HEAP (default 512m), KAFKA_HOST_READY_TIMEOUT (seconds, default 60),
+# KAFKA_HOST_GROUP_INITIAL_REBALANCE_DELAY_MS (default 0, as the in-cluster mock broker has it;
+# Kafka's own default is 3000: `npm run bench` can measure per-test consumer groups at it).
 set -euo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
@@ -25,6 +27,7 @@ STATE="$RUN_DIR/state.env"
 LOG="$RUN_DIR/broker.log"
 HEAP="${KAFKA_HOST_HEAP:-512m}"
 READY_TIMEOUT="${KAFKA_HOST_READY_TIMEOUT:-60}"
+REBALANCE_DELAY_MS="${KAFKA_HOST_GROUP_INITIAL_REBALANCE_DELAY_MS:-0}"
 
 log() { say "kafka-host: $*" >&2; }
 
@@ -150,7 +153,7 @@ transaction.state.log.num.partitions=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 # Test speed: no wait before the first rebalance, small thread pools for a small machine.
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=$REBALANCE_DELAY_MS
 num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1

@@ -97,6 +97,9 @@ export const SUITE_RESERVED_ENV = [
   "MOCHA_RETRIES",
   "MOCHA_PARALLEL",
   "MOCHA_GREP",
+  "SUITE_SHARDS",
+  "SUITE_FILE_DURATIONS",
+  "JOB_COMPLETION_INDEX",
   "NAMESPACE",
   "ARTIFACTS_DIR",
   "JOB_IMAGE",
@@ -667,6 +670,11 @@ function suite() {
         "a Dockerfile building the suite image `FROM ${SUITE_BASE}` (the default one) instead of the generated one",
       ),
     parallel: bool().default(false).describe("mocha's parallel mode (each worker starts its own harness)"),
+    shards: integer(1, 32)
+      .default(1)
+      .describe(
+        "suite pods: more than 1 runs the suite as an Indexed Job, each pod a part of the files, balanced by the last kept run's durations (runner `job` only)",
+      ),
     env: envMap()
       .default({})
       .describe(
@@ -687,6 +695,14 @@ function suite() {
       }),
   })
     .superRefine((s, ctx) => {
+      if (s.runner === "host" && s.shards > 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["shards"],
+          message: `is ${s.shards} with runner "host": a sharded suite runs as an Indexed Job (runner "job")`,
+          params: { fix: { value: "1" } },
+        });
+      }
       if (s.testTimeoutMs > s.timeoutSeconds * 1000) {
         ctx.addIssue({
           code: "custom",

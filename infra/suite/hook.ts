@@ -34,6 +34,16 @@ import {
   writeVerdict,
 } from "./collect";
 import { HookSettings, decodeHookSettings } from "./settings";
+import {
+  SHARDS_FILE,
+  ShardRun,
+  ShardsFile,
+  liftShardArtifacts,
+  mergeShardResults,
+  shardDir,
+  shardedVerdict,
+} from "./shards";
+import { junitXml } from "@inception/runner/results";
 
 export type { HookSettings } from "./settings";
 
@@ -80,7 +90,14 @@ async function attempt(what: string, part: () => Promise<void>): Promise<void> {
   }
 }
 
-async function streamSuiteLog(kc: KubeConfig, s: HookSettings, pod: string, log: SuiteLog): Promise<void> {
+async function streamSuiteLog(
+  kc: KubeConfig,
+  s: HookSettings,
+  pod: string,
+  log: SuiteLog,
+  prefix = "",
+  also: (line: string) => void = () => undefined,
+): Promise<void> {
   const stream = new PassThrough();
   let buf = "";
   stream.on("data", (d: Buffer) => {
@@ -89,7 +106,10 @@ async function streamSuiteLog(kc: KubeConfig, s: HookSettings, pod: string, log:
     while ((i = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      if (log.push(line)) err(`  │ ${line}`);
+      if (log.push(line)) {
+        err(`  │ ${prefix}${line}`);
+        also(prefix + line);
+      }
     }
   });
   await new Promise<void>((resolve) => {
@@ -97,7 +117,10 @@ async function streamSuiteLog(kc: KubeConfig, s: HookSettings, pod: string, log:
     const end = () => {
       if (ended) return;
       ended = true;
-      if (buf && log.push(buf)) err(`  │ ${buf}`);
+      if (buf && log.push(buf)) {
+        err(`  │ ${prefix}${buf}`);
+        also(prefix + buf);
+      }
       buf = "";
       resolve();
     };
@@ -160,6 +183,7 @@ export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number>
   const k = kubeClient(s);
   const deadline = t0 + s.timeoutSeconds * 1000;
   fs.mkdirSync(s.runDir, { recursive: true });
+  if (s.shards !== undefined && s.shards > 1) return runShardedHook(k, s, s.shards, t0, deadline);
   err(`inception: run ${s.runId}: waiting for suite Job ${s.namespace}/${s.jobName}`);
 
   // The suite pod: wait until its container runs or has ended, then follow its log to the end.
@@ -198,6 +222,93 @@ export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number>
         )
       : undefined;
   return finishRun(k, s, outcome, t0, decided);
+}
+
+/** The label Kubernetes gives each pod of an Indexed Job: its completion index. */
+const COMPLETION_INDEX_LABEL = "batch.kubernetes.io/job-completion-index";
+
+/** Unpacks a suite's artifacts tarball into `dir`; false (printed) when there is none or it is bad. */
+function unpackArtifacts(tarball: Buffer | undefined, dir: string, who: string): boolean {
+  if (!tarball) {
+    err(`inception: ${who} handed back no artifacts (it crashed or ran out of time)`);
+    return false;
+  }
+  const untar = spawnSync("tar", ["-xzf", "-", "-C", dir], { input: tarball });
+  if (untar.status !== 0) err(`inception: could not unpack the artifacts of ${who}: ${untar.stderr}`);
+  return untar.status === 0;
+}
+
+/**
+ * A sharded suite (an Indexed Job, one pod per completion index): streams every shard's pod at
+ * once, each line prefixed `[shard i]`; keeps each shard's artifacts in `shard-<i>/`; writes the
+ * merged results.json and junit.xml in the run folder; one verdict, naming the shards that failed,
+ * never started or were cut off.
+ */
+async function runShardedHook(
+  k: KubeClient,
+  s: HookSettings,
+  n: number,
+  t0: number,
+  deadline: number,
+): Promise<number> {
+  err(`inception: run ${s.runId}: waiting for suite Job ${s.namespace}/${s.jobName} (${n} shards)`);
+  const jobEnded = waitOne<V1Job>(k, "job", `${SUITE_RUN_LABEL}=${s.runId}`, "ended", deadline);
+  const combined: string[] = [];
+  const shard = async (i: number): Promise<ShardRun> => {
+    const name = `shard ${i}`;
+    const selector = `job-name=${s.jobName},${COMPLETION_INDEX_LABEL}=${i}`;
+    // A shard's pod may never run (quota, image): the Job's end stops waiting for it.
+    const first = await Promise.race([
+      waitOne<V1Pod>(k, "pod", selector, "running", deadline),
+      jobEnded.then(() => undefined),
+    ]);
+    let pod = first?.obj;
+    let why = first?.why;
+    if (first === undefined) {
+      const ran = (await k.list<V1Pod>("pod", selector).catch(() => [])).find((p) =>
+        ["Running", "Succeeded", "Failed"].includes(p.status?.phase ?? ""),
+      );
+      pod = ran;
+      why = ran ? undefined : "the suite Job ended before a pod of it ran";
+    }
+    const log = new SuiteLog();
+    if (pod?.metadata?.name) {
+      err(`inception: [${name}] pod ${pod.metadata.name} ${pod.status?.phase}; streaming its output`);
+      await streamSuiteLog(k.kc, s, pod.metadata.name, log, `[${name}] `, (l) => combined.push(l));
+    } else err(`inception: [${name}] no pod ran: ${firstLine(why ?? "unknown")}`);
+    const dir = path.join(s.runDir, shardDir(i));
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "suite.log"), log.lines.join("\n") + "\n");
+    if (!pod) return { index: i, outcome: "no-pod", results: undefined, why };
+    if (!unpackArtifacts(log.artifacts(), dir, name))
+      return { index: i, outcome: "cut-off", results: undefined };
+    return { index: i, outcome: "ended", results: readResults(dir) };
+  };
+  const shards = await Promise.all(Array.from({ length: n }, (_, i) => shard(i)));
+  const { obj: job } = await jobEnded;
+  const outcome = jobOutcome(job) ?? "timeout";
+
+  fs.writeFileSync(path.join(s.runDir, "suite.log"), combined.join("\n") + "\n");
+  const plan: ShardsFile = { shards: n, fileDurations: s.fileDurations ?? {} };
+  fs.writeFileSync(path.join(s.runDir, SHARDS_FILE), JSON.stringify(plan, null, 2) + "\n");
+  await attempt("the shards' timelines and failed tests", async () => {
+    liftShardArtifacts(s.runDir, n);
+  });
+  const merged = mergeShardResults(shards);
+  if (merged.shards.length > 0) {
+    fs.writeFileSync(path.join(s.runDir, "results.json"), JSON.stringify(merged, null, 2));
+    fs.writeFileSync(path.join(s.runDir, "junit.xml"), junitXml(merged, `${s.stack}-${s.runId}`));
+  }
+  const cluster = path.join(s.runDir, "cluster");
+  fs.mkdirSync(cluster, { recursive: true });
+  await attempt("the suite Job", async () => {
+    for (const j of await k.list<V1Job>("job", `${SUITE_RUN_LABEL}=${s.runId}`))
+      await describe(k, "Job", j, cluster);
+  });
+  await attempt("the suite pods' logs", () =>
+    podLogs(k, `job-name=${s.jobName}`, path.join(cluster, "suite")),
+  );
+  return finishRun(k, s, outcome, t0, shardedVerdict(shards, merged, outcome === "timeout"));
 }
 
 function firstLine(text: string, max = 300): string {

@@ -13,6 +13,7 @@ import type { SuiteConfig } from "../suiteconfig";
 import { SUITE_RUN_LABEL, TestsOutput, VerdictCause } from "./collect";
 import type { ResultsLine } from "./hook";
 import { HOOK_SETTINGS_ENV, encodeHookSettings } from "./settings";
+import { lastRunDurations } from "./shards";
 
 export { SUITE_RUN_LABEL, newRunId } from "./collect";
 export { SuiteImage } from "./image";
@@ -166,6 +167,17 @@ export class SuiteRun extends pulumi.ComponentResource {
       ARTIFACTS_DIR: "/tmp/artifacts",
     };
 
+    // Sharded: one pod per completion index, each running its part of the files, split in the
+    // pods by the last kept run's per-file durations (the same for every pod: they are in the spec).
+    const sharded = c.runner === "job" && c.shards > 1;
+    const fileDurations = sharded
+      ? sortedKeys(lastRunDurations(path.dirname(this.artifactsDir), args.runId))
+      : {};
+    if (sharded) {
+      settings.SUITE_SHARDS = String(c.shards);
+      settings.SUITE_FILE_DURATIONS = JSON.stringify(fileDurations);
+    }
+
     let hookAfter: pulumi.Input<pulumi.Resource>[] = [binding];
     if (c.runner === "job") {
       this.jobName = `suite-${args.runId}`;
@@ -180,7 +192,16 @@ export class SuiteRun extends pulumi.ComponentResource {
             annotations: { "pulumi.com/skipAwait": "true" },
           },
           spec: {
-            backoffLimit: 0,
+            ...(sharded
+              ? {
+                  completionMode: "Indexed",
+                  completions: c.shards,
+                  parallelism: c.shards,
+                  // Per index: a shard whose tests fail (or that crashes) does not stop the others;
+                  // the Job fails once all have ended.
+                  backoffLimitPerIndex: 0,
+                }
+              : { backoffLimit: 0 }),
             activeDeadlineSeconds: c.timeoutSeconds,
             template: {
               metadata: { labels: { ...labels, [SUITE_RUN_LABEL]: args.runId } },
@@ -238,6 +259,7 @@ export class SuiteRun extends pulumi.ComponentResource {
           timeoutSeconds: c.timeoutSeconds + 120,
           keepRuns: c.keepRuns,
           hostEnv: c.runner === "host" ? { ...settings, ...hostEnv } : {},
+          ...(sharded ? { shards: c.shards, fileDurations } : {}),
         }),
       );
     const script = `exec node -r ts-node/register/transpile-only infra/suite/${c.runner === "job" ? "hook" : "host"}.ts`;
@@ -261,6 +283,11 @@ export class SuiteRun extends pulumi.ComponentResource {
     this.report = results.apply((r) => r.report);
     this.registerOutputs({ tests: this.tests, verdict: this.verdict, report: this.report });
   }
+}
+
+/** The same map with its keys sorted: the Job's spec must not change with the order runs listed them. */
+function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** Exit code the Node language host reads as "the program already reported its error". */

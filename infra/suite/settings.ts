@@ -37,6 +37,9 @@ export const hookSettingsSchema = z
     keepRuns: z.int().min(1),
     /** The host runner's environment (runner "host"): the suite's settings and host-side endpoints. */
     hostEnv: z.record(z.string(), z.string()),
+    /** A sharded suite (suite.shards > 1): its pod count, and the per-file durations it is split by. */
+    shards: z.int().min(2).max(32).optional(),
+    fileDurations: z.record(z.string(), z.number().nonnegative()).optional(),
   })
   .strict()
   .refine((s) => s.runner === "host" || s.jobName !== "", {

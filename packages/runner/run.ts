@@ -8,7 +8,8 @@
  * Environment: SUITE_DIR (test files), SUITE_SPEC (glob of test files under it, default
  * DEFAULT_SPEC), ARTIFACTS_DIR, MOCHA_GREP, MOCHA_TIMEOUT_MS, MOCHA_RETRIES, MOCHA_PARALLEL
  * ("true": files run in worker processes, each with its own harness), EMIT_ARTIFACTS ("false" on
- * the host, where the folder is already local).
+ * the host, where the folder is already local); SUITE_SHARDS, JOB_COMPLETION_INDEX and
+ * SUITE_FILE_DURATIONS for one pod of a sharded suite (shards.ts).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -17,6 +18,7 @@ import Mocha from "mocha";
 
 import { parseSpec, suiteFiles } from "./files";
 import { ARTIFACTS_BEGIN, ARTIFACTS_END, ARTIFACTS_LINE } from "./protocol";
+import { durationsFor, parseFileDurations, shardOf, splitFiles } from "./shards";
 
 /** Prints the artifacts folder as a base64 tar.gz between markers, 4000 characters a line. */
 export function emitArtifacts(dir: string, write: (line: string) => void = (l) => console.log(l)): void {
@@ -62,10 +64,21 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const artifacts = path.resolve(env.ARTIFACTS_DIR ?? "artifacts");
   process.env.ARTIFACTS_DIR = artifacts;
   fs.mkdirSync(artifacts, { recursive: true });
-  const files = suiteFiles(suiteDir, spec);
-  if (files.length === 0) {
+  const all = suiteFiles(suiteDir, spec);
+  if (all.length === 0) {
     console.error(`inception: no test file under ${suiteDir} matches ${spec.join(" or ")}`);
     return exitWhenFlushed(2);
+  }
+  const { index, shards } = shardOf(env);
+  let files = all;
+  if (shards > 1) {
+    const durations = durationsFor(all, suiteDir, parseFileDurations(env.SUITE_FILE_DURATIONS));
+    files = splitFiles(all, shards, durations)[index];
+    const by = Object.keys(durations).length > 0 ? "the last run's durations" : "name (no earlier run)";
+    console.log(
+      `inception: shard ${index} of ${shards}: ${files.length} of ${all.length} file(s), balanced by ${by}: ` +
+        (files.map((f) => path.relative(suiteDir, f)).join(", ") || "none"),
+    );
   }
   const hooks = harnessHooks(suiteDir);
   const parallel = env.MOCHA_PARALLEL === "true";

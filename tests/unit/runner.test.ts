@@ -149,6 +149,42 @@ describe("recorded", () => {
     expect(r.results?.tests[0]).to.not.have.property("ids");
   });
 
+  it("with SUITE_SHARDS, runs only its completion index's part, balanced by SUITE_FILE_DURATIONS", () => {
+    const dir = suite({
+      "a.test.js": passing("a"),
+      "b.test.js": passing("b"),
+      "c.test.js": passing("c"),
+    });
+    // a is as long as b and c together: a alone in one shard, b and c in the other.
+    const durations = JSON.stringify({
+      [path.join(dir, "a.test.js")]: 900,
+      "b.test.js": 400,
+      "c.test.js": 500,
+    });
+    const ran = (index: string) => {
+      const r = runRunner(dir, {
+        SUITE_SHARDS: "2",
+        JOB_COMPLETION_INDEX: index,
+        SUITE_FILE_DURATIONS: durations,
+      });
+      expect(r.status, r.out).to.equal(0);
+      expect(r.out).to.contain(`shard ${index} of 2`);
+      return r.results?.tests.map((t) => path.basename(t.file));
+    };
+    expect(ran("0")).to.deep.equal(["a.test.js"]);
+    expect(ran("1")).to.deep.equal(["b.test.js", "c.test.js"]);
+  });
+
+  it("a shard with no file left for it passes with no test; a bad completion index is an error", () => {
+    const dir = suite({ "a.test.js": passing("a") });
+    const empty = runRunner(dir, { SUITE_SHARDS: "2", JOB_COMPLETION_INDEX: "1" });
+    expect(empty.status, empty.out).to.equal(0);
+    expect(empty.results?.tests, empty.out).to.deep.equal([]);
+    const bad = runRunner(dir, { SUITE_SHARDS: "2", JOB_COMPLETION_INDEX: "2" });
+    expect(bad.status, bad.out).to.equal(3);
+    expect(bad.out).to.contain("JOB_COMPLETION_INDEX is 2");
+  });
+
   it("exits 2 naming the pattern when no file matches", () => {
     const r = runRunner(suite({ "x.txt": "" }));
     expect(r.status).to.equal(2);

@@ -58,6 +58,59 @@ describe("services under test and the suite run", () => {
     expect(JSON.stringify(role.inputs.rules)).to.not.match(/create|delete|update|patch/);
   });
 
+  it("with suite.shards, runs an Indexed Job of that many pods, split by the last kept run's durations", async () => {
+    // A stack-specific artifacts folder holding one earlier run: its per-file durations balance the split.
+    const artifactsDir = `.inception/unit-shards-${process.pid}`;
+    const stackDir = path.resolve(__dirname, "../..", artifactsDir, "local");
+    const old = path.join(stackDir, "20261130t000000z-0001");
+    fs.mkdirSync(old, { recursive: true });
+    fs.writeFileSync(
+      path.join(old, "results.json"),
+      JSON.stringify({
+        passed: 3,
+        failed: 0,
+        tests: [
+          { file: "/suite/tests/suites/a.test.ts", durationMs: 700 },
+          { file: "/suite/tests/suites/a.test.ts", durationMs: 300 },
+          { file: "/suite/tests/suites/b.test.ts", durationMs: 20 },
+        ],
+      }),
+    );
+    try {
+      const run = await runStack("local", { "inception:suite": { shards: 4, artifactsDir } });
+      const [job] = run.of("kubernetes:batch/v1:Job");
+      const spec = job.inputs.spec as Obj;
+      expect(spec).to.deep.include({
+        completionMode: "Indexed",
+        completions: 4,
+        parallelism: 4,
+        backoffLimitPerIndex: 0,
+        activeDeadlineSeconds: 900,
+      });
+      // backoffLimit 0 would fail the whole Job (and stop every shard) at the first failed shard.
+      expect(spec).to.not.have.property("backoffLimit");
+      const durations = { "/suite/tests/suites/a.test.ts": 1000, "/suite/tests/suites/b.test.ts": 20 };
+      expect(jobEnv(job).SUITE_SHARDS).to.equal("4");
+      expect(JSON.parse(jobEnv(job).SUITE_FILE_DURATIONS ?? "")).to.deep.equal(durations);
+      const settings = hookSettings(run.of("command:local:Command").find((c) => c.name === "suite-hook")!);
+      expect(settings).to.deep.include({ shards: 4, fileDurations: durations });
+    } finally {
+      fs.rmSync(path.dirname(stackDir), { recursive: true, force: true });
+    }
+  });
+
+  it("with one shard (the default), runs the plain Job as before", async () => {
+    const run = await runStack("local", {});
+    const [job] = run.of("kubernetes:batch/v1:Job");
+    const spec = job.inputs.spec as Obj;
+    expect(spec.backoffLimit).to.equal(0);
+    for (const k of ["completionMode", "completions", "parallelism", "backoffLimitPerIndex"])
+      expect(spec).to.not.have.property(k);
+    expect(jobEnv(job)).to.not.have.any.keys("SUITE_SHARDS", "SUITE_FILE_DURATIONS");
+    const settings = hookSettings(run.of("command:local:Command").find((c) => c.name === "suite-hook")!);
+    expect(settings).to.not.have.any.keys("shards", "fileDurations");
+  });
+
   it("hands the hook the report's header: stack, stage and the checkout's commit", async () => {
     const run = await runStack("local", {});
     const settings = hookSettings(run.of("command:local:Command").find((c) => c.name === "suite-hook")!);
@@ -287,6 +340,12 @@ describe("services under test and the suite run", () => {
       { "inception:suite": { runner: "cloud" } },
       'inception:suite.runner must be one of job, host, got "cloud"',
     ],
+    [
+      "sharded suite on the host runner",
+      { "inception:suite": { runner: "host", shards: 2 } },
+      'inception:suite.shards is 2 with runner "host": a sharded suite runs as an Indexed Job',
+    ],
+    ["more shards than allowed", { "inception:suite": { shards: 33 } }, "inception:suite.shards"],
     [
       "suite without kafka",
       { "inception:mockInfra": { kafka: { enabled: false } } },
