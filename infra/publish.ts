@@ -1,6 +1,6 @@
 /**
  * Builds an image from a directory of the repo and makes it available to the cluster: on local
- * `kind load docker-image` (the seed's LOCAL_PUBLISH), elsewhere `docker push` to the registry.
+ * `kind load docker-image` (BAI's LOCAL_PUBLISH), elsewhere `docker push` to the registry.
  * The tag is a hash of the build context, so an unchanged image is never published again.
  *
  * Nothing here touches the world while the program runs: the tag is computed by reading files, and

@@ -140,7 +140,7 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$RUN_DIR/data
-# Like the seed's broker: services create their topics; one partition, replication 1.
+# Like BAI's broker: services create their topics; one partition, replication 1.
 auto.create.topics.enable=false
 num.partitions=1
 default.replication.factor=1

@@ -1,7 +1,7 @@
 /**
  * The Kubernetes side of the harness: wait — with a Watch, not polling — for the pods, jobs,
  * cronjobs, services and PVCs a service creates for a test to exist, run, succeed, fail or be gone,
- * selected by the labels the seed's services set (`action-id`, `client-id`, `created-by`); and,
+ * selected by the labels BAI's services set (`action-id`, `client-id`, `created-by`); and,
  * for a failed test, write those objects, their events and their pods' logs into its artifacts.
  *
  *   const k = kube();                                   // from the environment, once per run
