@@ -11,8 +11,10 @@ import { PROFILES, configFromPulumi, mockPortMappings } from "./config";
 import { Cluster, ExistingCluster, KindCluster, hash } from "./cluster";
 import { hostEnvironment } from "./contract";
 import { MockInfra, servicesAffinity } from "./mock";
+import { OWNER_LABEL, ownerLabelValue } from "./ownership";
 import { preflight } from "./preflight";
 import { PublishTarget, PublishedImage } from "./publish";
+import { POD_SECURITY_LABELS } from "./security";
 import { ServiceUnderTest } from "./service";
 import { SuiteImage, SuiteRun, failUpdateWhenRed, newRunId } from "./suite";
 
@@ -57,7 +59,11 @@ export = async () => {
     {
       metadata: {
         name: config.namespace,
-        labels: { "app.kubernetes.io/managed-by": "inception", "inception.dev/stack": config.stack },
+        labels: {
+          "app.kubernetes.io/managed-by": "inception",
+          [OWNER_LABEL]: ownerLabelValue(config.project, config.stack),
+          ...POD_SECURITY_LABELS,
+        },
       },
     },
     { provider: cluster.provider },

@@ -11,6 +11,7 @@ import * as path from "path";
 import { EXECUTOR_OUTPUTS_ENV, EXECUTOR_RULES } from "./config";
 import { OUTPUTS_CONFIGMAP } from "./contract";
 import { PublishTarget, PublishedImage } from "./publish";
+import { containerSecurityContext, podSecurityContext } from "./security";
 
 /** The reference executor's rules and outputs, defined once in the config schema. */
 export { EXECUTOR_RULES };
@@ -142,6 +143,7 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               serviceAccountName: sa.metadata.name,
+              securityContext: podSecurityContext(),
               ...(args.nodeSelector
                 ? { nodeSelector: args.nodeSelector }
                 : args.affinity
@@ -152,6 +154,7 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
                   name: svc,
                   image: image.ref,
                   imagePullPolicy: "IfNotPresent",
+                  securityContext: containerSecurityContext(),
                   env,
                   ports: [{ name: "health", containerPort: port }],
                   // null: no HTTP probe; "Deployment available" (containers running) means ready.

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { podEnvironment } from "../contract";
+import { containerSecurityContext, podSecurityContext } from "../security";
 import type { SuiteConfig } from "../suiteconfig";
 import { SUITE_RUN_LABEL, TestsOutput, VerdictCause } from "./collect";
 import type { ResultsLine } from "./hook";
@@ -187,11 +188,13 @@ export class SuiteRun extends pulumi.ComponentResource {
               spec: {
                 restartPolicy: "Never",
                 serviceAccountName: sa.metadata.name,
+                securityContext: podSecurityContext(),
                 containers: [
                   {
                     name: "suite",
                     image: args.image,
                     imagePullPolicy: "IfNotPresent",
+                    securityContext: containerSecurityContext(),
                     env: [
                       ...Object.entries(settings).map(([k, v]) => ({ name: k, value: v })),
                       // Jobs the tests ask the service to run use an image the cluster already has.

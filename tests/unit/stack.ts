@@ -36,6 +36,9 @@ export const hookOutput = {
     }),
 };
 
+/** PULUMI_BACKEND_URL while the program runs: outside the checkout, as shared stages need; a test may swap it. */
+export const backend = { url: "file:///var/tmp/inception-unit-state" };
+
 export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
 
 class RecordingMocks implements pulumi.runtime.Mocks {
@@ -80,6 +83,7 @@ async function importProgram(
   secretKeys: string[] = [],
 ): Promise<{ mocks: RecordingMocks; load: () => Promise<Record<string, unknown>> }> {
   const mocks = new RecordingMocks();
+  process.env.PULUMI_BACKEND_URL = backend.url;
   await pulumi.runtime.setMocks(mocks, "inception", stack, false);
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
