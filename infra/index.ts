@@ -33,6 +33,22 @@ export = async () => {
       : undefined;
   // A value set with `--secret --path` under services makes the whole key a secret: its env too.
   const secretServices = config.secretKeys.includes("services");
+  const secretSuite = config.secretKeys.includes("suite");
+  const secretValues = (env: Record<string, string>) =>
+    Object.fromEntries(Object.entries(env).map(([k, v]) => [k, pulumi.secret(v)]));
+  // Variables whose literal values the hook blanks in the artifacts' describe dumps: the secret
+  // ones (delivered by secretKeyRef, so normally absent anyway) and every literal one of a key
+  // Pulumi holds as a secret.
+  const redactEnv = [
+    ...new Set([
+      ...config.services.flatMap((s) => [
+        ...Object.keys(s.secretEnv),
+        ...(secretServices ? Object.keys(s.env) : []),
+      ]),
+      ...Object.keys(config.suite.secretEnv),
+      ...(secretSuite ? Object.keys(config.suite.env) : []),
+    ]),
+  ].sort();
 
   const cluster: Cluster =
     config.cluster.type === "kind"
@@ -115,9 +131,8 @@ export = async () => {
           ...(Object.keys(svc.nodeSelector).length > 0 ? { nodeSelector: svc.nodeSelector } : { affinity }),
           outputsConfigMap: mockInfra.outputsConfigMap,
           configMapEnv: svc.envFromOutputs,
-          env: secretServices
-            ? Object.fromEntries(Object.entries(svc.env).map(([k, v]) => [k, pulumi.secret(v)]))
-            : svc.env,
+          env: secretServices ? secretValues(svc.env) : svc.env,
+          secretEnv: secretValues(svc.secretEnv),
           rules: svc.rules,
           healthPort: svc.healthPort,
           readinessPath: svc.readinessPath ?? null,
@@ -180,6 +195,8 @@ export = async () => {
         // Components: waiting for one waits for all its children (Deployments Ready, mocks Ready).
         after: [...servicesUnderTest, mockInfra],
         projectRoot: config.projectRoot,
+        secretEnv: secretValues(suiteConfig.secretEnv),
+        redactEnv,
         hostEnv: pulumi
           .all([mockInfra.endpoints, hostJobImage, s3SecretKey])
           .apply(([endpoints, jobImage, key]) => ({

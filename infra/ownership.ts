@@ -36,9 +36,11 @@ export function ownershipProblem(
   labels: Record<string, string> | undefined,
   owner: string,
   adopt: boolean,
+  legacyOwner?: string,
 ): string | undefined {
   const found = labels?.[OWNER_LABEL];
-  if (found === owner) return undefined;
+  // Before <project>.<stack>, the label held the bare stack name: such a namespace is this stack's.
+  if (found === owner || (legacyOwner !== undefined && found === legacyOwner)) return undefined;
   if (found !== undefined) {
     return (
       `is ${JSON.stringify(namespace)}, which exists and belongs to another stack ` +

@@ -165,7 +165,7 @@ async function ownershipCheck(p: Problems, kc: KubeConfig, config: StageConfig):
     return;
   }
   if (labels === null) return;
-  const problem = ownershipProblem(config.namespace, labels, owner, config.adoptNamespace);
+  const problem = ownershipProblem(config.namespace, labels, owner, config.adoptNamespace, config.stack);
   if (problem !== undefined) p.other(["namespace"], problem, { value: "<a namespace of this stack's own>" });
 }
 

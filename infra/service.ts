@@ -50,6 +50,11 @@ export interface ServiceUnderTestArgs {
   configMapEnv?: Record<string, string>;
   /** Literal environment variables (topics, EXECUTOR_FAULT, …). Defaults to none. */
   env?: Record<string, pulumi.Input<string>>;
+  /**
+   * Secret environment variables: kept in a Kubernetes Secret `<name>-secret-env` and referenced
+   * with secretKeyRef, so no value is in the Deployment (nor in a describe of its pods). Defaults to none.
+   */
+  secretEnv?: Record<string, pulumi.Input<string>>;
   /** Rules of the service's Role in its namespace. Defaults to EXECUTOR_RULES (jobs, cronjobs; pods read-only). */
   rules?: k8s.types.input.rbac.v1.PolicyRule[];
   /** Port of the service's health endpoints (HEALTH_PORT is set to it). Defaults to 8080. */
@@ -129,6 +134,23 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
       })),
       ...Object.entries(args.env ?? {}).map(([envName, value]) => ({ name: envName, value })),
     ];
+    const secretEnv = args.secretEnv ?? {};
+    if (Object.keys(secretEnv).length > 0) {
+      const secret = new k8s.core.v1.Secret(
+        `${name}-secret-env`,
+        {
+          metadata: { name: `${svc}-secret-env`, namespace: ns, labels },
+          stringData: pulumi.secret(secretEnv) as pulumi.Input<Record<string, pulumi.Input<string>>>,
+        },
+        child,
+      );
+      for (const envName of Object.keys(secretEnv)) {
+        env.push({
+          name: envName,
+          valueFrom: { secretKeyRef: { name: secret.metadata.name, key: envName } },
+        });
+      }
+    }
 
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,

@@ -57,6 +57,13 @@ export interface SuiteRunArgs {
   projectRoot: string;
   /** Endpoints (and JOB_IMAGE) the host runner uses instead of the in-cluster ones. Defaults to none. */
   hostEnv?: pulumi.Input<Record<string, string>>;
+  /**
+   * The suite's secret environment (Pulumi secrets): a Kubernetes Secret the Job references with
+   * secretKeyRef; the host runner gets the values in its (secret) settings. Defaults to none.
+   */
+  secretEnv?: Record<string, pulumi.Input<string>>;
+  /** Variables whose values the hook blanks in the describe dumps of the artifacts. Defaults to none. */
+  redactEnv?: string[];
 }
 
 /** The verdict of a run as the stack outputs carry it. */
@@ -167,6 +174,22 @@ export class SuiteRun extends pulumi.ComponentResource {
       ARTIFACTS_DIR: "/tmp/artifacts",
     };
 
+    const secretEnv = args.secretEnv ?? {};
+    const secretEnvRefs: k8s.types.input.core.v1.EnvVar[] = [];
+    if (c.runner === "job" && Object.keys(secretEnv).length > 0) {
+      const secret = new k8s.core.v1.Secret(
+        `${name}-secret-env`,
+        {
+          metadata: { name: "suite-secret-env", namespace: ns, labels },
+          stringData: pulumi.secret(secretEnv) as pulumi.Input<Record<string, pulumi.Input<string>>>,
+        },
+        child,
+      );
+      for (const k of Object.keys(secretEnv)) {
+        secretEnvRefs.push({ name: k, valueFrom: { secretKeyRef: { name: secret.metadata.name, key: k } } });
+      }
+    }
+
     let hookAfter: pulumi.Input<pulumi.Resource>[] = [binding];
     if (c.runner === "job") {
       this.jobName = `suite-${args.runId}`;
@@ -201,6 +224,7 @@ export class SuiteRun extends pulumi.ComponentResource {
                       { name: "JOB_IMAGE", value: args.image },
                       // The mock infra's endpoints and secrets, as the contract table names them.
                       ...podEnvironment(args.outputsConfigMap),
+                      ...secretEnvRefs,
                     ],
                     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
                   },
@@ -224,8 +248,8 @@ export class SuiteRun extends pulumi.ComponentResource {
 
     // One validated value (settings.ts); secret as a whole, since the kubeconfig is.
     const hookSettings = pulumi
-      .all([args.kubeconfig, args.context, args.hostEnv ?? {}])
-      .apply(([kubeconfig, context, hostEnv]) =>
+      .all([args.kubeconfig, args.context, args.hostEnv ?? {}, c.runner === "host" ? secretEnv : {}])
+      .apply(([kubeconfig, context, hostEnv, hostSecretEnv]) =>
         encodeHookSettings({
           runner: c.runner,
           kubeconfig,
@@ -240,7 +264,8 @@ export class SuiteRun extends pulumi.ComponentResource {
           services: args.services ?? [],
           timeoutSeconds: c.timeoutSeconds + 120,
           keepRuns: c.keepRuns,
-          hostEnv: c.runner === "host" ? { ...settings, ...hostEnv } : {},
+          hostEnv: c.runner === "host" ? { ...settings, ...hostEnv, ...hostSecretEnv } : {},
+          redactEnv: args.redactEnv ?? [],
         }),
       );
     const script = `exec node -r ts-node/register/transpile-only infra/suite/${c.runner === "job" ? "hook" : "host"}.ts`;

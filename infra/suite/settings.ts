@@ -37,6 +37,8 @@ export const hookSettingsSchema = z
     keepRuns: z.int().min(1),
     /** The host runner's environment (runner "host"): the suite's settings and host-side endpoints. */
     hostEnv: z.record(z.string(), z.string()),
+    /** Variables whose literal values are blanked in the artifacts' describe dumps (secrets). */
+    redactEnv: z.array(z.string()).default([]),
   })
   .strict()
   .refine((s) => s.runner === "host" || s.jobName !== "", {
@@ -44,7 +46,7 @@ export const hookSettingsSchema = z
     message: 'must name the suite Job with runner "job"',
   });
 
-export type HookSettings = z.infer<typeof hookSettingsSchema>;
+export type HookSettings = z.output<typeof hookSettingsSchema>;
 
 /** Why the hook's settings cannot be used: every problem, each naming its field. */
 export class HookSettingsError extends Error {
@@ -62,7 +64,7 @@ function check(v: unknown): HookSettings {
 }
 
 /** The settings as the value of HOOK_SETTINGS_ENV; throws a HookSettingsError for bad settings. */
-export function encodeHookSettings(s: HookSettings): string {
+export function encodeHookSettings(s: z.input<typeof hookSettingsSchema>): string {
   return JSON.stringify(check(s));
 }
 

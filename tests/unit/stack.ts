@@ -18,7 +18,8 @@ export interface Registered {
 const SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
-function isSecretValue(v: unknown): v is { value: unknown } {
+/** Whether a value is Pulumi's wire form of a secret (nested ones stay wrapped in `inputs`). */
+export function isSecretValue(v: unknown): v is { value: unknown } {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
 }
 
