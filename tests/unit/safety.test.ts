@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import type { AddressInfo } from "net";
@@ -378,5 +379,59 @@ describe("canaries: no secret value outside a Pulumi secret", () => {
     expect(error.message).to.contain("secretEnv.API_TOKEN");
     // … and no canary is in the message.
     for (const c of all) expect(error.message, c).to.not.contain(c);
+  });
+});
+
+describe("passphrase by stage (scripts/lib.sh select_stack)", () => {
+  /** Runs select_stack in a project dir holding `files`, with a fake pulumi; the passphrase it chose. */
+  function select(files: Record<string, string>, args: string[], env: Record<string, string> = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-stage-"));
+    for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+    fs.mkdirSync(path.join(dir, "bin"));
+    fs.writeFileSync(path.join(dir, "bin", "pulumi"), "#!/bin/bash\nexit 0\n", { mode: 0o755 });
+    const script =
+      `. ${JSON.stringify(path.join(ROOT, "scripts", "lib.sh"))}\n` +
+      `select_stack ${args.map((a) => JSON.stringify(a)).join(" ")}\n` +
+      `echo "passphrase=$PULUMI_CONFIG_PASSPHRASE"\n`;
+    const r = spawnSync("bash", ["-c", script], {
+      encoding: "utf8",
+      env: {
+        PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
+        HOME: dir,
+        INCEPTION_ROOT: dir,
+        INCEPTION_LOCAL_PASSPHRASE: "public-local",
+        PULUMI_BACKEND_URL: `file://${dir}/state`,
+        ...env,
+      },
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { status: r.status, out: r.stdout + r.stderr };
+  }
+
+  it("a stack named local-x whose stage is devo does not get the local passphrase", () => {
+    const r = select({ "Pulumi.local-x.yaml": "config:\n  inception:stage: devo\n" }, ["local-x"]);
+    expect(r.status).to.not.equal(0);
+    expect(r.out).to.contain("stack local-x has stage devo");
+    expect(r.out).to.contain("PULUMI_CONFIG_PASSPHRASE");
+    expect(r.out).to.not.contain("passphrase=public-local");
+  });
+
+  it("any stack whose stage is local gets it, by its config file, its name or the caller's word", () => {
+    expect(select({ "Pulumi.ci-1.yaml": 'config:\n  inception:stage: "local"\n' }, ["ci-1"]).out).to.contain(
+      "passphrase=public-local",
+    );
+    expect(select({}, ["local"]).out).to.contain("passphrase=public-local");
+    expect(select({}, ["e2e-x", "local"]).out).to.contain("passphrase=public-local");
+  });
+
+  it("a stack of no known stage needs a passphrase; a given passphrase is kept", () => {
+    const r = select({}, ["local-y"]);
+    expect(r.status).to.not.equal(0);
+    expect(r.out).to.contain("names no stage");
+    expect(
+      select({ "Pulumi.devo.yaml": "config:\n  inception:stage: devo\n" }, ["devo"], {
+        PULUMI_CONFIG_PASSPHRASE: "mine",
+      }).out,
+    ).to.contain("passphrase=mine");
   });
 });
