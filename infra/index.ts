@@ -197,6 +197,7 @@ export = async () => {
         projectRoot: config.projectRoot,
         secretEnv: secretValues(suiteConfig.secretEnv),
         redactEnv,
+        envIsSecret: secretSuite,
         hostEnv: pulumi
           .all([mockInfra.endpoints, hostJobImage, s3SecretKey])
           .apply(([endpoints, jobImage, key]) => ({

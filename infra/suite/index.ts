@@ -64,6 +64,11 @@ export interface SuiteRunArgs {
   secretEnv?: Record<string, pulumi.Input<string>>;
   /** Variables whose values the hook blanks in the describe dumps of the artifacts. Defaults to none. */
   redactEnv?: string[];
+  /**
+   * The suite's `env` came from a config key Pulumi holds as a secret (a value set with
+   * `--secret --path`): its literal values go to the state as secrets. Defaults to false.
+   */
+  envIsSecret?: boolean;
 }
 
 /** The verdict of a run as the stack outputs carry it. */
@@ -219,7 +224,10 @@ export class SuiteRun extends pulumi.ComponentResource {
                     imagePullPolicy: "IfNotPresent",
                     securityContext: containerSecurityContext(),
                     env: [
-                      ...Object.entries(settings).map(([k, v]) => ({ name: k, value: v })),
+                      ...Object.entries(settings).map(([k, v]) => ({
+                        name: k,
+                        value: args.envIsSecret && k in c.env ? pulumi.secret(v) : v,
+                      })),
                       // Jobs the tests ask the service to run use an image the cluster already has.
                       { name: "JOB_IMAGE", value: args.image },
                       // The mock infra's endpoints and secrets, as the contract table names them.

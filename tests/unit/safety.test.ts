@@ -435,3 +435,20 @@ describe("passphrase by stage (scripts/lib.sh select_stack)", () => {
     ).to.contain("passphrase=mine");
   });
 });
+
+describe("a suite env set with --secret --path", () => {
+  it("reaches the Job as a secret, and is blanked in describe dumps", async () => {
+    const run = await runStack(
+      "local",
+      { "inception:suite": { env: { HARNESS_TOKEN: "plain-looking-1" } } },
+      ["inception:suite"],
+    );
+    // Pulumi marks the whole top-level input holding a secret: the Job's spec reaches the state encrypted.
+    const [job] = run.of("kubernetes:batch/v1:Job");
+    expect(job.secretInputs).to.include("spec");
+    const [hook] = run.resources.filter((r) => r.name === "suite-hook");
+    expect(hook.secretInputs).to.include("environment");
+    const [encoded] = Object.values(hook.inputs.environment as Record<string, string>);
+    expect((JSON.parse(encoded) as { redactEnv: string[] }).redactEnv).to.deep.equal(["HARNESS_TOKEN"]);
+  });
+});
