@@ -8,6 +8,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
+import * as YAML from "yaml";
 import type { ExistingClusterConfig, KindClusterConfig } from "./config";
 
 /** What later components need from a cluster, whatever the stage. */
@@ -146,7 +147,8 @@ export class ExistingCluster extends pulumi.ComponentResource implements Cluster
   constructor(name: string, args: ExistingClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("inception:cluster:ExistingCluster", name, {}, opts);
     const c = args.config;
-    this.kubeconfig = pulumi.secret(fs.readFileSync(c.kubeconfigPath, "utf8"));
+    // Only what the stack uses goes to the state: not the user's other clusters' credentials.
+    this.kubeconfig = pulumi.secret(reduceKubeconfig(fs.readFileSync(c.kubeconfigPath, "utf8"), c.context));
     this.context = pulumi.output(c.context);
     this.identity = pulumi.output(c.context);
     this.provider = new k8s.Provider(
@@ -163,6 +165,30 @@ export class ExistingCluster extends pulumi.ComponentResource implements Cluster
     }
     this.registerOutputs({ context: this.context });
   }
+}
+
+type Named = { name?: unknown; context?: { cluster?: unknown; user?: unknown } };
+
+/**
+ * The kubeconfig cut to one context, its cluster and its user, that context current; every other
+ * field of theirs is kept as written. Throws when the context is missing (the preflight's context
+ * guard has already named that).
+ */
+export function reduceKubeconfig(text: string, context: string): string {
+  const doc = (YAML.parse(text) ?? {}) as Record<string, unknown>;
+  const entries = (k: string) => (Array.isArray(doc[k]) ? (doc[k] as Named[]) : []);
+  const ctx = entries("contexts").find((c) => c.name === context);
+  if (ctx === undefined) throw new Error(`the kubeconfig has no context ${JSON.stringify(context)}`);
+  const reduced: Record<string, unknown> = {
+    apiVersion: doc.apiVersion ?? "v1",
+    kind: doc.kind ?? "Config",
+    clusters: entries("clusters").filter((c) => c.name === ctx.context?.cluster),
+    users: entries("users").filter((u) => u.name === ctx.context?.user),
+    contexts: [ctx],
+    "current-context": context,
+  };
+  if (doc.preferences !== undefined) reduced.preferences = doc.preferences;
+  return YAML.stringify(reduced);
 }
 
 export function hash(s: string): string {

@@ -11,8 +11,10 @@ import { PROFILES, configFromPulumi, mockPortMappings } from "./config";
 import { Cluster, ExistingCluster, KindCluster, hash } from "./cluster";
 import { hostEnvironment } from "./contract";
 import { MockInfra, servicesAffinity } from "./mock";
+import { OWNER_LABEL, ownerLabelValue } from "./ownership";
 import { preflight } from "./preflight";
 import { PublishTarget, PublishedImage } from "./publish";
+import { POD_SECURITY_LABELS } from "./security";
 import { ServiceUnderTest } from "./service";
 import { SuiteImage, SuiteRun, failUpdateWhenRed, newRunId } from "./suite";
 
@@ -31,6 +33,22 @@ export = async () => {
       : undefined;
   // A value set with `--secret --path` under services makes the whole key a secret: its env too.
   const secretServices = config.secretKeys.includes("services");
+  const secretSuite = config.secretKeys.includes("suite");
+  const secretValues = (env: Record<string, string>) =>
+    Object.fromEntries(Object.entries(env).map(([k, v]) => [k, pulumi.secret(v)]));
+  // Variables whose literal values the hook blanks in the artifacts' describe dumps: the secret
+  // ones (delivered by secretKeyRef, so normally absent anyway) and every literal one of a key
+  // Pulumi holds as a secret.
+  const redactEnv = [
+    ...new Set([
+      ...config.services.flatMap((s) => [
+        ...Object.keys(s.secretEnv),
+        ...(secretServices ? Object.keys(s.env) : []),
+      ]),
+      ...Object.keys(config.suite.secretEnv),
+      ...(secretSuite ? Object.keys(config.suite.env) : []),
+    ]),
+  ].sort();
 
   const cluster: Cluster =
     config.cluster.type === "kind"
@@ -57,7 +75,11 @@ export = async () => {
     {
       metadata: {
         name: config.namespace,
-        labels: { "app.kubernetes.io/managed-by": "inception", "inception.dev/stack": config.stack },
+        labels: {
+          "app.kubernetes.io/managed-by": "inception",
+          [OWNER_LABEL]: ownerLabelValue(config.project, config.stack),
+          ...POD_SECURITY_LABELS,
+        },
       },
     },
     { provider: cluster.provider },
@@ -109,9 +131,8 @@ export = async () => {
           ...(Object.keys(svc.nodeSelector).length > 0 ? { nodeSelector: svc.nodeSelector } : { affinity }),
           outputsConfigMap: mockInfra.outputsConfigMap,
           configMapEnv: svc.envFromOutputs,
-          env: secretServices
-            ? Object.fromEntries(Object.entries(svc.env).map(([k, v]) => [k, pulumi.secret(v)]))
-            : svc.env,
+          env: secretServices ? secretValues(svc.env) : svc.env,
+          secretEnv: secretValues(svc.secretEnv),
           rules: svc.rules,
           healthPort: svc.healthPort,
           readinessPath: svc.readinessPath ?? null,
@@ -174,6 +195,9 @@ export = async () => {
         // Components: waiting for one waits for all its children (Deployments Ready, mocks Ready).
         after: [...servicesUnderTest, mockInfra],
         projectRoot: config.projectRoot,
+        secretEnv: secretValues(suiteConfig.secretEnv),
+        redactEnv,
+        envIsSecret: secretSuite,
         hostEnv: pulumi
           .all([mockInfra.endpoints, hostJobImage, s3SecretKey])
           .apply(([endpoints, jobImage, key]) => ({

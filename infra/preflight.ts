@@ -5,6 +5,7 @@
  * style as the config's: one ConfigError listing every problem, each with the command that fixes it.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { minimatch } from "minimatch";
@@ -12,6 +13,7 @@ import { ConfigError } from "./config";
 import type { StageConfig } from "./config";
 import { Problems, show } from "./config/errors";
 import { CrdDocument, readCrd } from "./mock/crds";
+import { namespaceLabels, ownerLabelValue, ownershipProblem } from "./ownership";
 
 /** What the checks read, for the program to use (so nothing is read twice). */
 export interface World {
@@ -24,6 +26,8 @@ export interface World {
 export interface PreflightOptions {
   /** How long the API server may take to answer its version. Defaults to 5 s. */
   apiTimeoutMs?: number;
+  /** The environment (PULUMI_BACKEND_URL). Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs every check; throws one ConfigError listing every problem. */
@@ -67,6 +71,15 @@ export async function preflight(config: StageConfig, opts: PreflightOptions = {}
     }
   });
 
+  if (config.stage !== "local") {
+    const problem = backendProblem(opts.env ?? process.env, root);
+    if (problem !== undefined) {
+      p.other(["stage"], `is ${config.stage}, ${problem}`, {
+        command: "export PULUMI_BACKEND_URL=file://$HOME/.local/state/inception  # see docs/devo.md",
+      });
+    }
+  }
+
   if (config.cluster.type === "existing") {
     const { kubeconfigPath, context } = config.cluster;
     const kc = contextGuard(p, kubeconfigPath, context);
@@ -76,12 +89,35 @@ export async function preflight(config: StageConfig, opts: PreflightOptions = {}
         p.other(["cluster", "context"], `is ${show(context)}, whose ${problem}`, {
           command: `kubectl --kubeconfig ${kubeconfigPath} --context ${context} version`,
         });
+      } else {
+        await ownershipCheck(p, kc, config);
       }
     }
   }
 
   if (!p.empty) throw new ConfigError(p.list, "stack config failed its preflight checks");
   return { crds, suitePaths: { dir, extraFiles, dockerfile } };
+}
+
+/**
+ * Why the state backend does not suit a shared stage, or undefined. Pulumi hands the program no
+ * word of its backend; PULUMI_BACKEND_URL is how scripts/env.sh and a CI choose it. A file backend
+ * inside the checkout dies with the checkout: a fresh CI clone finds no state, so it neither
+ * destroys what the last run left nor knows the namespace is its own.
+ */
+export function backendProblem(env: NodeJS.ProcessEnv, projectRoot: string): string | undefined {
+  const url = env.PULUMI_BACKEND_URL ?? "";
+  if (!url.startsWith("file://")) return undefined;
+  let dir = url.slice("file://".length);
+  if (dir === "~" || dir.startsWith("~/")) dir = path.join(os.homedir(), dir.slice(1));
+  const rel = path.relative(path.resolve(projectRoot), path.resolve(dir));
+  if (rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
+  return (
+    `whose state would live inside the checkout (PULUMI_BACKEND_URL=${url}): a fresh clone (every CI run) ` +
+    `would find no state. Keep it outside: a file backend on a lasting path ` +
+    `(export PULUMI_BACKEND_URL=file://$HOME/.local/state/inception) or an S3 bucket ` +
+    `(export PULUMI_BACKEND_URL=s3://<bucket>/<prefix>); see docs/devo.md`
+  );
 }
 
 /**
@@ -107,6 +143,30 @@ export async function apiServerProblem(kc: KubeConfig, timeoutMs = 5000): Promis
   const error = await Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   if (error === undefined) return undefined;
   return `API server ${server} is unreachable: ${error} (is the cluster up, and is this its kubeconfig?)`;
+}
+
+/**
+ * Refuses a namespace that exists without this stack's owner label (unless adoptNamespace) or with
+ * another stack's. A kind cluster is the stack's own (recreated when its state does not know it),
+ * so only an existing cluster is asked.
+ */
+async function ownershipCheck(p: Problems, kc: KubeConfig, config: StageConfig): Promise<void> {
+  const owner = ownerLabelValue(config.project, config.stack);
+  let labels: Record<string, string> | null;
+  try {
+    labels = await namespaceLabels(kc, config.namespace);
+  } catch (e) {
+    const err = e as { code?: number; message?: string };
+    p.other(
+      ["namespace"],
+      `is ${show(config.namespace)}, whose owner could not be read (${err.code ?? err.message ?? String(e)}): refusing to deploy without knowing whose it is`,
+      { command: `kubectl get namespace ${config.namespace} --show-labels` },
+    );
+    return;
+  }
+  if (labels === null) return;
+  const problem = ownershipProblem(config.namespace, labels, owner, config.adoptNamespace, config.stack);
+  if (problem !== undefined) p.other(["namespace"], problem, { value: "<a namespace of this stack's own>" });
 }
 
 /** Refuses a kubeconfig whose current context is not the one the stack names; returns it when good. */

@@ -11,6 +11,7 @@ import * as path from "path";
 import { EXECUTOR_OUTPUTS_ENV, EXECUTOR_RULES } from "./config";
 import { OUTPUTS_CONFIGMAP } from "./contract";
 import { PublishTarget, PublishedImage } from "./publish";
+import { containerSecurityContext, podSecurityContext } from "./security";
 
 /** The reference executor's rules and outputs, defined once in the config schema. */
 export { EXECUTOR_RULES };
@@ -49,6 +50,11 @@ export interface ServiceUnderTestArgs {
   configMapEnv?: Record<string, string>;
   /** Literal environment variables (topics, EXECUTOR_FAULT, …). Defaults to none. */
   env?: Record<string, pulumi.Input<string>>;
+  /**
+   * Secret environment variables: kept in a Kubernetes Secret `<name>-secret-env` and referenced
+   * with secretKeyRef, so no value is in the Deployment (nor in a describe of its pods). Defaults to none.
+   */
+  secretEnv?: Record<string, pulumi.Input<string>>;
   /** Rules of the service's Role in its namespace. Defaults to EXECUTOR_RULES (jobs, cronjobs; pods read-only). */
   rules?: k8s.types.input.rbac.v1.PolicyRule[];
   /** Port of the service's health endpoints (HEALTH_PORT is set to it). Defaults to 8080. */
@@ -128,6 +134,23 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
       })),
       ...Object.entries(args.env ?? {}).map(([envName, value]) => ({ name: envName, value })),
     ];
+    const secretEnv = args.secretEnv ?? {};
+    if (Object.keys(secretEnv).length > 0) {
+      const secret = new k8s.core.v1.Secret(
+        `${name}-secret-env`,
+        {
+          metadata: { name: `${svc}-secret-env`, namespace: ns, labels },
+          stringData: pulumi.secret(secretEnv) as pulumi.Input<Record<string, pulumi.Input<string>>>,
+        },
+        child,
+      );
+      for (const envName of Object.keys(secretEnv)) {
+        env.push({
+          name: envName,
+          valueFrom: { secretKeyRef: { name: secret.metadata.name, key: envName } },
+        });
+      }
+    }
 
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
@@ -142,6 +165,7 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               serviceAccountName: sa.metadata.name,
+              securityContext: podSecurityContext(),
               ...(args.nodeSelector
                 ? { nodeSelector: args.nodeSelector }
                 : args.affinity
@@ -152,6 +176,7 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
                   name: svc,
                   image: image.ref,
                   imagePullPolicy: "IfNotPresent",
+                  securityContext: containerSecurityContext(),
                   env,
                   ports: [{ name: "health", containerPort: port }],
                   // null: no HTTP probe; "Deployment available" (containers running) means ready.

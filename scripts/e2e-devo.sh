@@ -21,6 +21,9 @@ work="$INCEPTION_ROOT/.inception/e2e-devo"
 rm -rf "$work" && mkdir -p "$work"
 # Secrets of these throw-away stacks and of the registry: fresh per run.
 export PULUMI_CONFIG_PASSPHRASE="inception-e2e-devo"
+# Stage devo refuses state inside the checkout (it would not outlive a CI clone): a lasting path.
+export PULUMI_BACKEND_URL="file://$INCEPTION_CACHE/e2e-devo-state"
+mkdir -p "$INCEPTION_CACHE/e2e-devo-state"
 registry_user="inception"
 registry_password="$(head -c 18 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
 export INCEPTION_REGISTRY_AUTH="$registry_user:$registry_password"

@@ -14,7 +14,7 @@ stack="local-example"
 cluster="inception-example"
 work="$INCEPTION_ROOT/.inception/e2e-example"
 rm -rf "$work" && mkdir -p "$work"
-select_stack "$stack"
+select_stack "$stack" local
 # Pulumi.<stack>.yaml = the example's config + stage + cluster name (the stack's salt kept).
 node -e '
   const fs = require("fs");

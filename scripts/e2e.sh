@@ -24,7 +24,7 @@ stack="${INCEPTION_E2E_STACK:-local-e2e}"
 cluster="inception-e2e"
 work="$INCEPTION_ROOT/.inception/e2e"
 rm -rf "$work" && mkdir -p "$work"
-select_stack "$stack"
+select_stack "$stack" local
 pulumi config set --stack "$stack" inception:stage local
 pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
 # Start from the defaults: an interrupted earlier run may have left its settings in the stack.

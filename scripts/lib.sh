@@ -146,15 +146,32 @@ host_node() {
 }
 
 # ── Stacks (scripts/up.sh, down.sh, the e2e scripts) ──────────────────────────────────────────
-# select_stack STACK: selects (creating if needed) STACK in the file backend, with the passphrase
-# handled — local stacks use a fixed one, other stacks need PULUMI_CONFIG_PASSPHRASE.
+# stack_stage STACK: the stack's stage as its config file says (`inception:stage` in
+# Pulumi.STACK.yaml), else the stack name when it is a stage, else nothing. A tiny reader of the one
+# line Pulumi writes (`  inception:stage: devo`, maybe quoted): no pulumi call, no passphrase needed.
+stack_stage() {
+  local stack="$1" file="$INCEPTION_ROOT/Pulumi.$1.yaml" stage=""
+  if [ -f "$file" ]; then
+    stage=$(sed -n "s/^[[:space:]]*inception:stage:[[:space:]]*[\"']\{0,1\}\([a-z]*\)[\"']\{0,1\}[[:space:]]*\(#.*\)\{0,1\}$/\1/p" "$file" | head -n 1)
+  fi
+  if [ -z "$stage" ]; then
+    case "$stack" in local | devo | prod) stage="$stack" ;; esac
+  fi
+  printf '%s' "$stage"
+}
+
+# select_stack STACK [STAGE]: selects (creating if needed) STACK, with the passphrase handled by
+# the stack's stage (STAGE when the caller is about to set it, else stack_stage), not its name: a
+# local stack uses the public local passphrase, any other stage needs PULUMI_CONFIG_PASSPHRASE.
 select_stack() {
-  local stack="$1"
-  mkdir -p "${PULUMI_BACKEND_URL#file://}"
+  local stack="$1" stage="${2:-}"
+  [ -n "$stage" ] || stage=$(stack_stage "$stack")
+  case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
   if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-    case "$stack" in
-      local | local-*) export PULUMI_CONFIG_PASSPHRASE="$INCEPTION_LOCAL_PASSPHRASE" ;;
-      *) die "stack $stack keeps secrets (kubeconfig, registry credentials): set PULUMI_CONFIG_PASSPHRASE" ;;
+    case "$stage" in
+      local) export PULUMI_CONFIG_PASSPHRASE="$INCEPTION_LOCAL_PASSPHRASE" ;;
+      "") die "stack $stack names no stage (inception:stage in Pulumi.$stack.yaml): set it, or PULUMI_CONFIG_PASSPHRASE" ;;
+      *) die "stack $stack has stage $stage, whose secrets (kubeconfig, registry credentials) need a passphrase of its own: set PULUMI_CONFIG_PASSPHRASE" ;;
     esac
   fi
   pulumi stack select --create --stack "$stack" >/dev/null

@@ -6,7 +6,7 @@
 import * as os from "os";
 import * as path from "path";
 import { ConfigError, NAMESPACE, Problems } from "./errors";
-import { SECRET_PATHS, STAGES, Stage, StackConfig, stackSchema } from "./schema";
+import { STAGES, Stage, StackConfig, isSecretPath, stackSchema } from "./schema";
 
 export * from "./schema";
 export { ConfigError, NAMESPACE, SECRET_SHOWN } from "./errors";
@@ -44,9 +44,7 @@ export function loadConfig(input: LoadInput): StageConfig {
     .map((k) => k.slice(NAMESPACE.length + 1));
   const p = new Problems((at) => {
     const key = at.map(String).join(".");
-    return (
-      secretKeys.includes(String(at[0])) || SECRET_PATHS.some((s) => key === s || key.startsWith(`${s}.`))
-    );
+    return secretKeys.includes(String(at[0])) || isSecretPath(key);
   });
 
   const raw: Record<string, unknown> = {};

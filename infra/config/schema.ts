@@ -549,6 +549,12 @@ const service = z.preprocess(
       ),
     image: text("an image reference", /^\S+$/).optional().describe("a prebuilt image instead of `context`"),
     env: envMap().default({}).describe("literal environment variables"),
+    secretEnv: envMap()
+      .default({})
+      .meta({ secret: true })
+      .describe(
+        "secret environment variables: delivered as a Kubernetes Secret of the service and referenced with secretKeyRef (set each with `pulumi config set --secret --path`)",
+      ),
     envFromOutputs: z
       .record(
         z.string(),
@@ -587,6 +593,16 @@ const service = z.preprocess(
             "needs exactly one of context (a directory with a Dockerfile, built by the stack) or image (prebuilt)",
           params: { fix: { value: "<a directory with a Dockerfile>", command: undefined } },
         });
+      }
+      for (const k of Object.keys(s.secretEnv)) {
+        if (k in s.env || k in s.envFromOutputs) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["secretEnv", k],
+            message: "is also set in env or envFromOutputs: give each variable once",
+            params: { fix: { remove: true } },
+          });
+        }
       }
       if (s.spawnedSelector !== undefined) {
         const problem = selectorProblem(s.spawnedSelector);
@@ -693,6 +709,12 @@ function suite() {
           }
         }
       }),
+    secretEnv: envMap()
+      .default({})
+      .meta({ secret: true })
+      .describe(
+        "secret environment for the suite: a Kubernetes Secret referenced with secretKeyRef by the Job (the host runner gets the values); set each with `pulumi config set --secret --path`",
+      ),
   })
     .superRefine((s, ctx) => {
       if (s.runner === "host" && s.shards > 1) {
@@ -702,6 +724,16 @@ function suite() {
           message: `is ${s.shards} with runner "host": a sharded suite runs as an Indexed Job (runner "job")`,
           params: { fix: { value: "1" } },
         });
+      }
+      for (const k of Object.keys(s.secretEnv)) {
+        if (SUITE_RESERVED_ENV.includes(k) || k in s.env) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["secretEnv", k],
+            message: "is set by the stack itself or in suite.env: give each variable once",
+            params: { fix: { remove: true } },
+          });
+        }
       }
       if (s.testTimeoutMs > s.timeoutSeconds * 1000) {
         ctx.addIssue({
@@ -763,6 +795,11 @@ export function stackSchema(ctx: SchemaContext) {
         "node-label profile: `bai` labels kind worker 1 `node.type=bai-worker` (and zone, instance type) and worker 2 `node.type=bai-services-cheap`, which the mock infra and services prefer (benchmark-ai's layout); `none`: no labels, no preference",
       ),
     namespace,
+    adoptNamespace: bool()
+      .default(false)
+      .describe(
+        "take over a namespace that exists without this stack's owner label (`inception.dev/stack`); `pulumi destroy` then deletes it with everything in it",
+      ),
     cluster,
     images: images.prefault({}),
     mockInfra: mockInfra(),
@@ -884,4 +921,10 @@ function mockPortProblems(
 }
 
 /** Paths whose values are secrets, whatever Pulumi says: never shown, set with --secret. */
-export const SECRET_PATHS = ["images.password", "s3SecretKey"];
+export const SECRET_PATHS = ["images.password", "s3SecretKey", "services[].secretEnv", "suite.secretEnv"];
+
+/** Whether a dotted config path (`services.0.secretEnv.TOKEN`) is, or is inside, a secret path. */
+export function isSecretPath(key: string): boolean {
+  const generic = key.replace(/\.\d+(?=\.|$)/g, "[]");
+  return SECRET_PATHS.some((s) => generic === s || generic.startsWith(`${s}.`));
+}

@@ -1,6 +1,7 @@
 /** The replaced system's "internet" mock: an HTTP server serving files given in config. */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { containerSecurityContext, podSecurityContext } from "../security";
 import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";
 
 export const DATA_SERVER_PORT = 8080;
@@ -51,11 +52,13 @@ export class DataServer extends pulumi.ComponentResource {
             spec: {
               ...(args.affinity ? { affinity: args.affinity } : {}),
               terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
+              securityContext: podSecurityContext(),
               containers: [
                 {
                   name: "http",
                   image: args.image,
                   imagePullPolicy: "IfNotPresent",
+                  securityContext: containerSecurityContext(),
                   command: ["python3", "-m", "http.server", String(DATA_SERVER_PORT), "--directory", "/srv"],
                   ports: [{ name: "http", containerPort: DATA_SERVER_PORT }],
                   readinessProbe: {

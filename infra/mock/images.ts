@@ -19,8 +19,8 @@ export const MOCK_IMAGES: Record<ImageSet, Record<MockImage, string>> = {
   },
   local: {
     kafka: "inception/mock-kafka:4.4.0",
-    zookeeper: "inception/mock-zookeeper:3.8-1",
-    s3: "inception/mock-s3:v1.8.0",
-    dataServer: "inception/mock-http:3.11-1",
+    zookeeper: "inception/mock-zookeeper:3.8-2",
+    s3: "inception/mock-s3:v1.8.0-1",
+    dataServer: "inception/mock-http:3.11-2",
   },
 };

@@ -6,6 +6,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { containerSecurityContext, podSecurityContext } from "../security";
 import type { KafkaConfig } from "../config";
 import { mockLabels, mockService, serviceHost } from "./common";
 
@@ -153,12 +154,13 @@ export class Kafka extends pulumi.ComponentResource {
             },
             spec: {
               ...(args.affinity ? { affinity: args.affinity } : {}),
-              securityContext: { fsGroup: 1000 },
+              securityContext: podSecurityContext(),
               containers: [
                 {
                   name: "kafka",
                   image: args.image,
                   imagePullPolicy: "IfNotPresent",
+                  securityContext: containerSecurityContext(),
                   command: ["/bin/bash", "-c", KAFKA_START_SCRIPT],
                   env: [
                     { name: "KAFKA_CLUSTER_ID", value: "aW5jZXB0aW9uLWthZmthMQ" },

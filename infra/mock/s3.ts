@@ -4,6 +4,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { containerSecurityContext, podSecurityContext } from "../security";
 import type { S3Config } from "../config";
 import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";
 
@@ -73,11 +74,13 @@ export class S3Mock extends pulumi.ComponentResource {
             spec: {
               ...(args.affinity ? { affinity: args.affinity } : {}),
               terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
+              securityContext: podSecurityContext(),
               containers: [
                 {
                   name: "s3",
                   image: args.image,
                   imagePullPolicy: "IfNotPresent",
+                  securityContext: containerSecurityContext(),
                   command: ["/bin/sh", "-c", S3_START_SCRIPT],
                   env: [{ name: "S3_BUCKETS", value: c.buckets.join(" ") }],
                   envFrom: [{ secretRef: { name: secret.metadata.name } }],

@@ -1,6 +1,7 @@
 /** A standalone ZooKeeper for services that keep state in it (the replaced system's did). */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { containerSecurityContext, podSecurityContext } from "../security";
 import { MOCK_TERMINATION_GRACE_SECONDS, mockLabels, mockService, serviceHost } from "./common";
 
 export const ZOOKEEPER_PORT = 2181;
@@ -52,13 +53,19 @@ export class ZooKeeper extends pulumi.ComponentResource {
             spec: {
               ...(args.affinity ? { affinity: args.affinity } : {}),
               terminationGracePeriodSeconds: MOCK_TERMINATION_GRACE_SECONDS,
+              securityContext: podSecurityContext(),
               containers: [
                 {
                   name: "zookeeper",
                   image: args.image,
                   imagePullPolicy: "IfNotPresent",
+                  securityContext: containerSecurityContext(),
                   command: ["zkServer.sh", "start-foreground", "/etc/inception/zookeeper/zoo.cfg"],
-                  env: [{ name: "JVMFLAGS", value: "-Xmx256m" }],
+                  env: [
+                    { name: "JVMFLAGS", value: "-Xmx256m" },
+                    // The image's own log directory may be root's: the data volume is the user's (fsGroup).
+                    { name: "ZOO_LOG_DIR", value: "/data/log" },
+                  ],
                   ports: [{ name: "client", containerPort: ZOOKEEPER_PORT }],
                   // "imok" to ruok proves the server answers, not just that the port is open.
                   readinessProbe: {

@@ -147,7 +147,7 @@ async function streamSuiteLog(
 }
 
 /** Each pod's container logs (a restarted container's previous one too) and its description. */
-async function podLogs(k: KubeClient, selector: string, dir: string): Promise<void> {
+async function podLogs(k: KubeClient, selector: string, dir: string, redact: string[]): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   for (const p of await k.list<V1Pod>("pod", selector)) {
     const name = p.metadata?.name ?? "pod";
@@ -155,12 +155,40 @@ async function podLogs(k: KubeClient, selector: string, dir: string): Promise<vo
     for (const { container, log } of await k.containerLogs(p, { previous: true, timestamps: true })) {
       fs.writeFileSync(path.join(dir, `${name}.${container}.log`), log);
     }
-    await describe(k, "Pod", p, dir);
+    await describe(k, "Pod", p, dir, redact);
   }
 }
 
+/** Shown in a describe dump instead of a secret variable's literal value. */
+export const REDACTED = "[redacted]";
+
+/**
+ * A copy of a pod or Job whose containers' env entries named in `names` have their literal value
+ * replaced: a secret given as a plain value (not by secretKeyRef) stays out of the artifacts.
+ */
+export function redactEnv<T extends V1Pod | V1Job>(obj: T, names: readonly string[]): T {
+  if (names.length === 0) return obj;
+  const copy = JSON.parse(JSON.stringify(obj)) as T;
+  const pod =
+    (copy as V1Job).spec && "template" in (copy as V1Job).spec!
+      ? (copy as V1Job).spec!.template.spec
+      : (copy as V1Pod).spec;
+  for (const list of [pod?.containers, pod?.initContainers, pod?.ephemeralContainers]) {
+    for (const c of list ?? []) {
+      for (const e of c.env ?? []) if (names.includes(e.name) && e.value !== undefined) e.value = REDACTED;
+    }
+  }
+  return copy;
+}
+
 /** The object and its events, like `kubectl describe` would show. */
-async function describe(k: KubeClient, kind: string, obj: V1Pod | V1Job, dir: string): Promise<void> {
+async function describe(
+  k: KubeClient,
+  kind: string,
+  obj: V1Pod | V1Job,
+  dir: string,
+  redact: string[],
+): Promise<void> {
   const name = obj.metadata?.name ?? "object";
   const events = (await k.events(obj.metadata?.uid ?? "")).map(
     (e) =>
@@ -168,7 +196,7 @@ async function describe(k: KubeClient, kind: string, obj: V1Pod | V1Job, dir: st
   );
   fs.writeFileSync(
     path.join(dir, `${name}.${kind.toLowerCase()}.describe.json`),
-    JSON.stringify({ object: obj, events }, null, 2),
+    JSON.stringify({ object: redactEnv(obj, redact), events }, null, 2),
   );
 }
 
@@ -210,9 +238,11 @@ export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number>
   // The Job as it is now (the wait may have ended before the Job did).
   await attempt("the suite Job", async () => {
     for (const j of await k.list<V1Job>("job", `${SUITE_RUN_LABEL}=${s.runId}`))
-      await describe(k, "Job", j, cluster);
+      await describe(k, "Job", j, cluster, s.redactEnv);
   });
-  await attempt("the suite pod's logs", () => podLogs(k, suitePods, path.join(cluster, "suite")));
+  await attempt("the suite pod's logs", () =>
+    podLogs(k, suitePods, path.join(cluster, "suite"), s.redactEnv),
+  );
   // No pod ever ran: the suite never started, whatever the Job says since (its deadline, mostly).
   const decided =
     pod === undefined
@@ -303,10 +333,10 @@ async function runShardedHook(
   fs.mkdirSync(cluster, { recursive: true });
   await attempt("the suite Job", async () => {
     for (const j of await k.list<V1Job>("job", `${SUITE_RUN_LABEL}=${s.runId}`))
-      await describe(k, "Job", j, cluster);
+      await describe(k, "Job", j, cluster, s.redactEnv);
   });
   await attempt("the suite pods' logs", () =>
-    podLogs(k, `job-name=${s.jobName}`, path.join(cluster, "suite")),
+    podLogs(k, `job-name=${s.jobName}`, path.join(cluster, "suite"), s.redactEnv),
   );
   return finishRun(k, s, outcome, t0, shardedVerdict(shards, merged, outcome === "timeout"));
 }
@@ -331,12 +361,12 @@ export async function finishRun(
   const cluster = path.join(s.runDir, "cluster");
   for (const svc of s.services) {
     await attempt(`the logs of ${svc.name}`, () =>
-      podLogs(k, svc.podSelector, path.join(cluster, "services", svc.name)),
+      podLogs(k, svc.podSelector, path.join(cluster, "services", svc.name), s.redactEnv),
     );
     await attempt(`the pods ${svc.name} spawned`, async () => {
-      await podLogs(k, svc.spawnedSelector, path.join(cluster, "spawned", svc.name));
+      await podLogs(k, svc.spawnedSelector, path.join(cluster, "spawned", svc.name), s.redactEnv);
       for (const j of await k.list<V1Job>("job", svc.spawnedSelector))
-        await describe(k, "Job", j, path.join(cluster, "spawned", svc.name));
+        await describe(k, "Job", j, path.join(cluster, "spawned", svc.name), s.redactEnv);
     });
   }
 

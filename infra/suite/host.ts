@@ -50,6 +50,15 @@ async function main(s: HookSettings, t0: number): Promise<number> {
   fs.mkdirSync(s.runDir, { recursive: true });
   // The harness's Kubernetes client reads KUBECONFIG; hand it the stack's, not the user's.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inception-hook-"));
+  const removeKubeconfig = () => fs.rmSync(tmp, { recursive: true, force: true });
+  // Also when the hook is ended early (process.exit by its guard, a signal from `pulumi up`).
+  process.once("exit", removeKubeconfig);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      removeKubeconfig();
+      process.kill(process.pid, signal);
+    });
+  }
   try {
     const kubeconfig = path.join(tmp, "config");
     fs.writeFileSync(kubeconfig, s.kubeconfig, { mode: 0o600 });
@@ -73,7 +82,7 @@ async function main(s: HookSettings, t0: number): Promise<number> {
     return await finishRun(kubeClient(s), s, outcome, t0);
   } finally {
     // The stack's kubeconfig is a secret: it does not outlive the run.
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeKubeconfig();
   }
 }
 

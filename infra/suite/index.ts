@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { podEnvironment } from "../contract";
+import { containerSecurityContext, podSecurityContext } from "../security";
 import type { SuiteConfig } from "../suiteconfig";
 import { SUITE_RUN_LABEL, TestsOutput, VerdictCause } from "./collect";
 import type { ResultsLine } from "./hook";
@@ -57,6 +58,18 @@ export interface SuiteRunArgs {
   projectRoot: string;
   /** Endpoints (and JOB_IMAGE) the host runner uses instead of the in-cluster ones. Defaults to none. */
   hostEnv?: pulumi.Input<Record<string, string>>;
+  /**
+   * The suite's secret environment (Pulumi secrets): a Kubernetes Secret the Job references with
+   * secretKeyRef; the host runner gets the values in its (secret) settings. Defaults to none.
+   */
+  secretEnv?: Record<string, pulumi.Input<string>>;
+  /** Variables whose values the hook blanks in the describe dumps of the artifacts. Defaults to none. */
+  redactEnv?: string[];
+  /**
+   * The suite's `env` came from a config key Pulumi holds as a secret (a value set with
+   * `--secret --path`): its literal values go to the state as secrets. Defaults to false.
+   */
+  envIsSecret?: boolean;
 }
 
 /** The verdict of a run as the stack outputs carry it. */
@@ -167,6 +180,22 @@ export class SuiteRun extends pulumi.ComponentResource {
       ARTIFACTS_DIR: "/tmp/artifacts",
     };
 
+    const secretEnv = args.secretEnv ?? {};
+    const secretEnvRefs: k8s.types.input.core.v1.EnvVar[] = [];
+    if (c.runner === "job" && Object.keys(secretEnv).length > 0) {
+      const secret = new k8s.core.v1.Secret(
+        `${name}-secret-env`,
+        {
+          metadata: { name: "suite-secret-env", namespace: ns, labels },
+          stringData: pulumi.secret(secretEnv) as pulumi.Input<Record<string, pulumi.Input<string>>>,
+        },
+        child,
+      );
+      for (const k of Object.keys(secretEnv)) {
+        secretEnvRefs.push({ name: k, valueFrom: { secretKeyRef: { name: secret.metadata.name, key: k } } });
+      }
+    }
+
     // Sharded: one pod per completion index, each running its part of the files, split in the
     // pods by the last kept run's per-file durations (the same for every pod: they are in the spec).
     const sharded = c.runner === "job" && c.shards > 1;
@@ -208,17 +237,23 @@ export class SuiteRun extends pulumi.ComponentResource {
               spec: {
                 restartPolicy: "Never",
                 serviceAccountName: sa.metadata.name,
+                securityContext: podSecurityContext(),
                 containers: [
                   {
                     name: "suite",
                     image: args.image,
                     imagePullPolicy: "IfNotPresent",
+                    securityContext: containerSecurityContext(),
                     env: [
-                      ...Object.entries(settings).map(([k, v]) => ({ name: k, value: v })),
+                      ...Object.entries(settings).map(([k, v]) => ({
+                        name: k,
+                        value: args.envIsSecret && k in c.env ? pulumi.secret(v) : v,
+                      })),
                       // Jobs the tests ask the service to run use an image the cluster already has.
                       { name: "JOB_IMAGE", value: args.image },
                       // The mock infra's endpoints and secrets, as the contract table names them.
                       ...podEnvironment(args.outputsConfigMap),
+                      ...secretEnvRefs,
                     ],
                     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
                   },
@@ -242,8 +277,8 @@ export class SuiteRun extends pulumi.ComponentResource {
 
     // One validated value (settings.ts); secret as a whole, since the kubeconfig is.
     const hookSettings = pulumi
-      .all([args.kubeconfig, args.context, args.hostEnv ?? {}])
-      .apply(([kubeconfig, context, hostEnv]) =>
+      .all([args.kubeconfig, args.context, args.hostEnv ?? {}, c.runner === "host" ? secretEnv : {}])
+      .apply(([kubeconfig, context, hostEnv, hostSecretEnv]) =>
         encodeHookSettings({
           runner: c.runner,
           kubeconfig,
@@ -258,8 +293,9 @@ export class SuiteRun extends pulumi.ComponentResource {
           services: args.services ?? [],
           timeoutSeconds: c.timeoutSeconds + 120,
           keepRuns: c.keepRuns,
-          hostEnv: c.runner === "host" ? { ...settings, ...hostEnv } : {},
+          hostEnv: c.runner === "host" ? { ...settings, ...hostEnv, ...hostSecretEnv } : {},
           ...(sharded ? { shards: c.shards, fileDurations } : {}),
+          redactEnv: args.redactEnv ?? [],
         }),
       );
     const script = `exec node -r ts-node/register/transpile-only infra/suite/${c.runner === "job" ? "hook" : "host"}.ts`;

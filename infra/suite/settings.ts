@@ -40,6 +40,8 @@ export const hookSettingsSchema = z
     /** A sharded suite (suite.shards > 1): its pod count, and the per-file durations it is split by. */
     shards: z.int().min(2).max(32).optional(),
     fileDurations: z.record(z.string(), z.number().nonnegative()).optional(),
+    /** Variables whose literal values are blanked in the artifacts' describe dumps (secrets). */
+    redactEnv: z.array(z.string()).default([]),
   })
   .strict()
   .refine((s) => s.runner === "host" || s.jobName !== "", {
@@ -47,7 +49,7 @@ export const hookSettingsSchema = z
     message: 'must name the suite Job with runner "job"',
   });
 
-export type HookSettings = z.infer<typeof hookSettingsSchema>;
+export type HookSettings = z.output<typeof hookSettingsSchema>;
 
 /** Why the hook's settings cannot be used: every problem, each naming its field. */
 export class HookSettingsError extends Error {
@@ -65,7 +67,7 @@ function check(v: unknown): HookSettings {
 }
 
 /** The settings as the value of HOOK_SETTINGS_ENV; throws a HookSettingsError for bad settings. */
-export function encodeHookSettings(s: HookSettings): string {
+export function encodeHookSettings(s: z.input<typeof hookSettingsSchema>): string {
   return JSON.stringify(check(s));
 }
 

@@ -232,6 +232,7 @@ describe("hook settings (one validated value)", () => {
     timeoutSeconds: 1020,
     keepRuns: 5,
     hostEnv: {},
+    redactEnv: [],
   };
 
   it("round-trips through the one environment variable", () => {
@@ -287,6 +288,7 @@ describe("host runner", () => {
     timeoutSeconds,
     keepRuns: 5,
     hostEnv: {},
+    redactEnv: [],
   });
   const log = () => fs.createWriteStream(path.join(tmp(), "suite.log"));
 
@@ -346,6 +348,7 @@ describe("the run's report and verdict, in every case", () => {
     timeoutSeconds: 60,
     keepRuns: 5,
     hostEnv: {},
+    redactEnv: [],
   });
   /** Runs f with stdout and stderr captured. */
   function captured<T>(f: () => T): { value: T; stdout: string; stderr: string } {

@@ -5,16 +5,40 @@ import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { KubeConfig } from "@kubernetes/client-node";
+import * as YAML from "yaml";
+import { reduceKubeconfig } from "../../infra/cluster";
 import { apiServerProblem } from "../../infra/preflight";
 import { FAKE_KUBECONFIG, runStack, runStackExpectingError } from "./stack";
 
 /** An API server that answers the preflight's version request (set while the devo tests run). */
 let apiServer: string | undefined;
 
+/** Namespaces the fake API server has, by name → labels (set by a test, cleared after it). */
+const existingNamespaces = new Map<string, Record<string, string>>();
+
 async function fakeApiServer(answer: boolean): Promise<{ url: string; close: () => void }> {
   const server = http.createServer((req, res) => {
     if (!answer) return; // holds the request: the preflight must give up by itself
     res.setHeader("content-type", "application/json");
+    const ns = /^\/api\/v1\/namespaces\/([^/?]+)$/.exec(req.url ?? "");
+    if (ns) {
+      const labels = existingNamespaces.get(ns[1]);
+      if (labels === undefined) {
+        res.statusCode = 404;
+        res.end(
+          JSON.stringify({
+            kind: "Status",
+            apiVersion: "v1",
+            status: "Failure",
+            reason: "NotFound",
+            code: 404,
+          }),
+        );
+      } else {
+        res.end(JSON.stringify({ kind: "Namespace", apiVersion: "v1", metadata: { name: ns[1], labels } }));
+      }
+      return;
+    }
     res.end(
       req.url === "/version" ? JSON.stringify({ major: "1", minor: "34", gitVersion: "v1.34.4" }) : "{}",
     );
@@ -172,7 +196,18 @@ describe("stage devo", () => {
     }
     const [provider] = run.of(PROVIDER);
     expect(provider.inputs.context).to.equal("ci");
-    expect(provider.inputs.kubeconfig).to.equal(fs.readFileSync(file, "utf8"));
+    // Reduced to the one context the stack uses: the other context is not stored.
+    const stored = YAML.parse(provider.inputs.kubeconfig as string) as {
+      contexts: { name: string }[];
+      "current-context": string;
+      users: { name: string }[];
+      clusters: { name: string }[];
+    };
+    expect(stored.contexts.map((c) => c.name)).to.deep.equal(["ci"]);
+    expect(stored["current-context"]).to.equal("ci");
+    expect(stored.users.map((u) => u.name)).to.deep.equal(["u1"]);
+    expect(stored.clusters.map((c) => c.name)).to.deep.equal(["c1"]);
+    expect(run.exports.kubeconfig).to.equal(provider.inputs.kubeconfig);
     expect(run.of(NODE_PATCH)).to.have.length(0);
     expect(run.exports.stage).to.equal("devo");
     expect(run.exports.kindCluster).to.equal(undefined);
@@ -273,7 +308,9 @@ describe("stage devo", () => {
         "inception:cluster": { context: "ci" },
         "inception:images": { registry: "registry.local" },
       });
-      expect(run.of(PROVIDER)[0].inputs.kubeconfig).to.equal(fs.readFileSync(file, "utf8"));
+      expect(run.of(PROVIDER)[0].inputs.kubeconfig).to.equal(
+        reduceKubeconfig(fs.readFileSync(file, "utf8"), "ci"),
+      );
     } finally {
       if (saved === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = saved;

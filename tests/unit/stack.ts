@@ -18,7 +18,8 @@ export interface Registered {
 const SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
-function isSecretValue(v: unknown): v is { value: unknown } {
+/** Whether a value is Pulumi's wire form of a secret (nested ones stay wrapped in `inputs`). */
+export function isSecretValue(v: unknown): v is { value: unknown } {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
 }
 
@@ -35,6 +36,9 @@ export const hookOutput = {
       tests: FAKE_TESTS,
     }),
 };
+
+/** PULUMI_BACKEND_URL while the program runs: outside the checkout, as shared stages need; a test may swap it. */
+export const backend = { url: "file:///var/tmp/inception-unit-state" };
 
 export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
 
@@ -80,6 +84,7 @@ async function importProgram(
   secretKeys: string[] = [],
 ): Promise<{ mocks: RecordingMocks; load: () => Promise<Record<string, unknown>> }> {
   const mocks = new RecordingMocks();
+  process.env.PULUMI_BACKEND_URL = backend.url;
   await pulumi.runtime.setMocks(mocks, "inception", stack, false);
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);

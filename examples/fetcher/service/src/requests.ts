@@ -159,6 +159,13 @@ export function renderJob(r: FetchRequest, o: JobOptions): V1Job {
         spec: {
           restartPolicy: "Never",
           automountServiceAccountToken: false,
+          // The stack's namespace enforces Pod Security "restricted": without these the Job's pod is refused.
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
           containers: [
             {
               name: WORKER_CONTAINER,
@@ -172,6 +179,11 @@ export function renderJob(r: FetchRequest, o: JobOptions): V1Job {
               ],
               // The worker writes its outcome there; if it dies before, the log's tail is used.
               terminationMessagePolicy: "FallbackToLogsOnError",
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ["ALL"] },
+                runAsNonRoot: true,
+              },
               resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { memory: "256Mi" } },
             },
           ],

@@ -116,6 +116,15 @@ describe("fetcher example: requests", () => {
       terminationMessagePolicy: "FallbackToLogsOnError",
     });
     expect(c.command).to.deep.equal(["node", "/app/dist/worker.js"]);
+    // Admitted by the namespace's Pod Security "restricted".
+    expect(job.spec!.template.spec!.securityContext).to.deep.include({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(c.securityContext).to.deep.include({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(c.env).to.deep.include({ name: "FETCH_URL", value: REQUEST.url });
     expect(c.env).to.deep.include({
       name: "S3_SECRET_KEY",
