@@ -16,6 +16,9 @@ export const CREATED_BY = "executor";
 /** Annotation on a CronJob's job template: the fetcher event, so each run can be reported. */
 export const ANNOTATION_SOURCE_EVENT = "inception.dev/source-event";
 export const CONTAINER = "benchmark";
+/** The label BAI puts on everything it creates. */
+export const LABEL_APP = "app";
+export const APP = "benchmark-ai";
 
 // A label value: at most 63 characters, alphanumerics with '-', '_', '.' inside.
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -84,8 +87,9 @@ export interface RenderOptions {
   ttlSecondsAfterFinished?: number;
 }
 
+/** `b-` + the action id in lower case, as BAI names it: an action id of any case can name a Job. */
 export function jobName(actionId: string): string {
-  return `b-${actionId}`;
+  return `b-${actionId.toLowerCase()}`;
 }
 
 /** Problems that make an event's ids unusable as object names and labels (empty when fine). */
@@ -172,9 +176,11 @@ function jobSpec(labels: Record<string, string>, d: Descriptor, o: RenderOptions
   };
 }
 
-/** Labels of the objects made for `event` (its own action). */
-export function actionLabels(event: BaiEvent): Record<string, string> {
+/** Labels of the objects made for `event` (its own action): the descriptor's `[info.labels]`, then ours. */
+export function actionLabels(event: BaiEvent, d?: Descriptor): Record<string, string> {
   return {
+    ...(d?.labels ?? {}),
+    [LABEL_APP]: APP,
     [LABEL_ACTION]: event.action_id,
     [LABEL_CLIENT]: event.client_id,
     [LABEL_CREATED_BY]: CREATED_BY,
@@ -184,7 +190,7 @@ export function actionLabels(event: BaiEvent): Record<string, string> {
 
 /** The Job of a single run. */
 export function renderJob(event: BaiEvent, d: Descriptor, o: RenderOptions): V1Job {
-  const labels = actionLabels(event);
+  const labels = actionLabels(event, d);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -205,8 +211,10 @@ export function renderCronJob(
   sourceEvent: string,
 ): V1CronJob {
   if (!d.schedule) throw new Error("renderCronJob needs a descriptor with a schedule");
-  const labels = actionLabels(event);
+  const labels = actionLabels(event, d);
   const runLabels = {
+    ...d.labels,
+    [LABEL_APP]: APP,
     [LABEL_PARENT_ACTION]: event.action_id,
     [LABEL_CLIENT]: event.client_id,
     [LABEL_CREATED_BY]: CREATED_BY,

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     new KubeBatch(kc, config.namespace),
     {
       send: async (topic, event) => {
-        await producer.send({ topic, messages: [{ key: event.action_id, value: JSON.stringify(event) }] });
+        await producer.send({ topic, messages: [{ key: event.client_id, value: JSON.stringify(event) }] });
       },
     },
     config,
