@@ -75,7 +75,7 @@ export function descriptorTable(payload: unknown): Record<string, unknown> {
   try {
     if (isObject(contents) && Object.keys(contents).length > 0) table = contents;
     else if (typeof contents === "string" && contents.trim() !== "") table = readToml(contents);
-    else if (typeof doc === "string" && doc.trim() !== "") table = readToml(doc);
+    else if (typeof doc === "string" && doc.trim() !== "") table = readToml(docSource(doc));
   } catch (e) {
     if (e instanceof TomlError) {
       const what = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
@@ -87,6 +87,17 @@ export function descriptorTable(payload: unknown): Record<string, unknown> {
   const shape = shapeProblem(table, "the descriptor");
   if (shape !== undefined) throw new DescriptorError([shape]);
   return table;
+}
+
+/**
+ * The TOML source in `doc`: BAI's front end sends the file base64-encoded; TOML text as it is is
+ * read too (no TOML document is a base64 string: a key needs `=` and a value after it).
+ */
+export function docSource(doc: string): string {
+  const compact = doc.replace(/\s+/g, "");
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return doc;
+  const text = Buffer.from(compact, "base64").toString("utf8");
+  return text.includes("\uFFFD") ? doc : text;
 }
 
 /** TOML through smol-toml: the full TOML 1.0 grammar, into objects without a prototype. */

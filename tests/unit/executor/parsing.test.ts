@@ -2,11 +2,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
-import { EventBuilder } from "../../harness/profiles/bai";
+import { createHash } from "node:crypto";
+import { parse as parseToml } from "smol-toml";
+import { EventBuilder, descriptor } from "../../harness/profiles/bai";
 import { ConfigError, loadConfig } from "../../../services/executor/src/config";
 import {
   DescriptorError,
   descriptorTable,
+  docSource,
   isCron,
   parseDescriptor,
 } from "../../../services/executor/src/descriptor";
@@ -36,6 +39,51 @@ describe("executor: event envelopes", () => {
     const e = new EventBuilder().fetcher({ descriptor: DESCRIPTOR });
     const got = decode(Buffer.from(JSON.stringify(e)));
     expect(got).to.deep.equal(e);
+  });
+
+  it("the harness sends toml.doc as BAI does: the file base64-encoded, sha1 of the file", () => {
+    const { descriptor: doc, contents } = descriptor({ image: "busybox:1.36", command: "echo hi" });
+    const e = new EventBuilder().fetcher({ descriptor: doc, contents });
+    expect(Buffer.from(e.payload.toml.doc, "base64").toString("utf8")).to.equal(doc);
+    expect(e.payload.toml.sha1).to.equal(createHash("sha1").update(doc).digest("hex"));
+    expect(docSource(e.payload.toml.doc)).to.equal(doc);
+    // Plain TOML in doc is read as it is.
+    expect(docSource('a = "b"')).to.equal('a = "b"');
+  });
+
+  it("the harness' descriptors are BAI's: its TOML is its table, and the executor accepts both", () => {
+    const built = descriptor({
+      image: "busybox:1.36",
+      command: 'echo "quoted"\necho two',
+      schedule: "*/5 * * * *",
+      labels: { team: "perf" },
+      extra: {
+        data: {
+          sources: [
+            { src: "s3://a", path: "/a" },
+            { src: "s3://b", path: "/b" },
+          ],
+        },
+        output: { metrics: [{ name: "acc", units: "ratio", pattern: "acc=(\\d+)" }] },
+      },
+    });
+    const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+    expect(plain(parseToml(built.descriptor))).to.deep.equal(built.contents);
+    expect(built.descriptor).to.include("[[data.sources]]").and.include("[info.labels]");
+    const fromDoc = parseDescriptor({
+      toml: { contents: {}, doc: built.descriptor, sha1: "" },
+      datasets: [],
+    });
+    const fromContents = parseDescriptor({
+      toml: { contents: built.contents, doc: "", sha1: "" },
+      datasets: [],
+    });
+    expect(fromDoc).to.deep.equal(fromContents);
+    expect(fromDoc).to.deep.include({
+      schedule: "*/5 * * * *",
+      labels: { team: "perf" },
+      strategy: "single_node",
+    });
   });
 
   for (const [what, value, answerable] of [
