@@ -43,9 +43,12 @@ import {
   LABEL_CREATED_BY,
   LABEL_PARENT_ACTION,
   idProblems,
+  inferenceServerName,
   jobName,
   renderCronJob,
+  renderInference,
   renderJob,
+  renderMpiJob,
 } from "./jobs";
 import { BatchClient, CANCEL_KINDS, Kind, ObjectRef, describeError } from "./kube";
 import type { Logger } from "./log";
@@ -137,6 +140,8 @@ export class Executor {
     }
     const scheduled = descriptor.schedule !== undefined;
     const problems = idProblems(event, scheduled);
+    if (!scheduled && descriptor.strategy === "inference" && inferenceServerName(event.action_id).length > 63)
+      problems.push(`action_id ${JSON.stringify(event.action_id)} is too long to name the inference server`);
     if (problems.length > 0) return this.fail(event, `invalid event: ${problems.join("; ")}`);
 
     const opts = {
@@ -149,12 +154,30 @@ export class Executor {
     const name = jobName(event.action_id);
     const kind = scheduled ? "CronJob" : "Job";
     let created: boolean;
+    let what = kind;
     try {
-      created = scheduled
-        ? await this.batch.createCronJob(renderCronJob(event, descriptor, opts, JSON.stringify(event)))
-        : await this.batch.createJob(renderJob(event, descriptor, opts));
+      if (scheduled) {
+        created = await this.batch.createCronJob(
+          renderCronJob(event, descriptor, opts, JSON.stringify(event)),
+        );
+      } else if (descriptor.strategy === "horovod") {
+        what = "MPIJob";
+        created = await this.batch.createObject("MPIJob", renderMpiJob(event, descriptor, opts));
+      } else if (descriptor.strategy === "inference") {
+        // Server and Service first, so the client finds them; each creation is idempotent.
+        const { server, service, client } = renderInference(event, descriptor, opts);
+        what = "Job";
+        await this.batch.createJob(server);
+        await this.batch.createObject("Service", service);
+        created = await this.batch.createJob(client);
+      } else {
+        created = await this.batch.createJob(renderJob(event, descriptor, opts));
+      }
     } catch (e) {
-      return this.fail(event, `could not create ${kind} ${name}: ${describeError(e)}`);
+      return this.fail(
+        event,
+        `Error executing benchmark: could not create ${what} ${name}: ${describeError(e)}`,
+      );
     }
     this.log.info(created ? `${kind} created` : `${kind} already existed (event handled before)`, {
       ...log,

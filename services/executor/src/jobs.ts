@@ -4,7 +4,7 @@
  * cancel: `action-id`, `client-id`, `created-by=executor`; a CronJob's runs carry
  * `parent-action-id` (the scheduled action) instead of `action-id`.
  */
-import type { V1CronJob, V1Job, V1JobSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { V1CronJob, V1Job, V1JobSpec, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
 import type { Descriptor } from "./descriptor";
 import type { BaiEvent } from "./events";
 
@@ -231,6 +231,89 @@ export function renderCronJob(
       jobTemplate: {
         metadata: { labels: runLabels, annotations: { [ANNOTATION_SOURCE_EVENT]: sourceEvent } },
         spec: jobSpec(runLabels, d, o),
+      },
+    },
+  };
+}
+
+/** The label that ties an inference server's pod to its Service (BAI's name for it). */
+export const LABEL_INFERENCE_SERVER = "inference-server-name";
+
+/** The name of an inference benchmark's server Job and Service: `is-` + the Job name, as BAI names them. */
+export function inferenceServerName(actionId: string): string {
+  return `is-${jobName(actionId)}`;
+}
+
+/**
+ * An inference benchmark, as BAI builds it: the server Job `is-b-<id>` and a Service of that name
+ * over its ports, and the client Job `b-<id>` (the descriptor's benchmark) told where the server is
+ * by INFERENCE_SERVER_HOST and INFERENCE_SERVER_PORT.
+ */
+export function renderInference(
+  event: BaiEvent,
+  d: Descriptor,
+  o: RenderOptions,
+): { server: V1Job; service: V1Service; client: V1Job } {
+  if (!d.server) throw new Error("renderInference needs a descriptor with [server]");
+  const name = inferenceServerName(event.action_id);
+  const labels = actionLabels(event, d);
+  const serverLabels = { ...labels, [LABEL_INFERENCE_SERVER]: name };
+  const serverD: Descriptor = { ...d, image: d.server.image, command: d.server.command, env: d.server.env };
+  delete serverD.args;
+  const server: V1Job = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: o.namespace, labels: serverLabels },
+    spec: jobSpec(serverLabels, serverD, o),
+  };
+  const service: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: o.namespace, labels },
+    spec: {
+      selector: { [LABEL_INFERENCE_SERVER]: name },
+      ports: d.server.ports.map((port) => ({ name: `tcp-${port}`, port, targetPort: port, protocol: "TCP" })),
+    },
+  };
+  const clientD: Descriptor = {
+    ...d,
+    env: {
+      ...d.env,
+      INFERENCE_SERVER_HOST: `${name}.${o.namespace}`,
+      INFERENCE_SERVER_PORT: String(d.server.ports[0] ?? ""),
+    },
+  };
+  return { server, service, client: renderJob(event, clientD, o) };
+}
+
+/** BAI's MPIJob (kubeflow.org/v1) for a horovod benchmark: one launcher, `instances` workers. */
+export interface MpiJob {
+  apiVersion: "kubeflow.org/v1";
+  kind: "MPIJob";
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: {
+    slotsPerWorker: number;
+    runPolicy: { backoffLimit: number; activeDeadlineSeconds: number };
+    mpiReplicaSpecs: Record<"Launcher" | "Worker", { replicas: number; template: V1PodTemplateSpec }>;
+  };
+}
+
+export function renderMpiJob(event: BaiEvent, d: Descriptor, o: RenderOptions): MpiJob {
+  const labels = actionLabels(event, d);
+  const template = podTemplate(labels, d, o);
+  return {
+    apiVersion: "kubeflow.org/v1",
+    kind: "MPIJob",
+    metadata: { name: jobName(event.action_id), namespace: o.namespace, labels },
+    spec: {
+      slotsPerWorker: 1,
+      runPolicy: {
+        backoffLimit: 0,
+        activeDeadlineSeconds: d.resources?.deadlineSeconds ?? JOB_LIMITS.deadlineSeconds,
+      },
+      mpiReplicaSpecs: {
+        Launcher: { replicas: 1, template },
+        Worker: { replicas: d.instances, template },
       },
     },
   };

@@ -18,6 +18,8 @@ export interface BatchClient {
   createJob(job: k8s.V1Job): Promise<boolean>;
   /** Creates the CronJob; `false` when one of that name already exists. */
   createCronJob(cronJob: k8s.V1CronJob): Promise<boolean>;
+  /** Creates a Service or an MPIJob; `false` when one of that name already exists. */
+  createObject(kind: "Service" | "MPIJob", body: object): Promise<boolean>;
   listJobs(labelSelector: string): Promise<k8s.V1Job[]>;
   listCronJobs(labelSelector: string): Promise<k8s.V1CronJob[]>;
   /** Names of the objects of `kind` matching the selector (none when the kind is not installed). */
@@ -77,6 +79,14 @@ export class KubeBatch implements BatchClient {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  async createObject(kind: "Service" | "MPIJob", body: object): Promise<boolean> {
+    return this.create(() =>
+      kind === "Service"
+        ? this.core.createNamespacedService({ namespace: this.namespace, body: body as k8s.V1Service })
+        : this.custom.createNamespacedCustomObject({ ...MPIJOB, namespace: this.namespace, body }),
+    );
   }
 
   async listNames(kind: Kind, labelSelector: string): Promise<string[]> {

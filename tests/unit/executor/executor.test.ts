@@ -13,6 +13,7 @@ import {
 } from "../../../services/executor/src/executor";
 import {
   ANNOTATION_SOURCE_EVENT,
+  MpiJob,
   idProblems,
   renderCronJob,
   renderJob,
@@ -176,6 +177,90 @@ describe("executor: fetcher events", () => {
     expect(done.payload.src_event).to.deep.equal(out);
     expect(done.visited.map((v) => v.svc)).to.deep.equal(["executor"]);
     expect(out.visited.map((v) => v.svc)).to.deep.equal([...e.visited.map((v) => v.svc), "executor"]);
+  });
+
+  it("horovod: an MPIJob b-<id> with a launcher and num_instances workers, labelled like a Job", async () => {
+    const { batch, pub, executor, events } = setup();
+    const doc = RUN.replace(
+      'instance_type = "local"',
+      'instance_type = "local"\nstrategy = "horovod"\n[hardware.distributed]\nnum_instances = 3',
+    );
+    const e = events.fetcher({ descriptor: doc, actionId: "Hv-1" });
+    await executor.onFetcherMessage(bytes(e));
+    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:SUCCEEDED`, T.executor]);
+    expect(batch.jobs).to.have.length(0);
+    const [mpi] = batch.others;
+    expect(mpi).to.deep.include({ kind: "MPIJob" });
+    const body = mpi.body as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: MpiJob["spec"];
+    };
+    expect(body.metadata.name).to.equal("b-hv-1");
+    expect(body.metadata.labels).to.include({
+      app: "benchmark-ai",
+      "action-id": "Hv-1",
+      "created-by": "executor",
+    });
+    expect(body.spec.mpiReplicaSpecs.Launcher.replicas).to.equal(1);
+    expect(body.spec.mpiReplicaSpecs.Worker.replicas).to.equal(3);
+  });
+
+  it("inference: server Job is-b-<id>, its Service, then the client Job b-<id> told where the server is", async () => {
+    const { batch, pub, executor, events } = setup();
+    const doc =
+      RUN.replace('instance_type = "local"', 'instance_type = "local"\nstrategy = "inference"') +
+      '[server.hardware]\ninstance_type = "local"\n[server.env]\ndocker_image = "srv:1"\nports = [8080]\nstart_command = "serve"\n';
+    const e = events.fetcher({ descriptor: doc, actionId: "inf-1" });
+    await executor.onFetcherMessage(bytes(e));
+    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:SUCCEEDED`, T.executor]);
+    expect(batch.calls.filter((c) => c.startsWith("create"))).to.deep.equal([
+      "createJob is-b-inf-1",
+      "create Service is-b-inf-1",
+      "createJob b-inf-1",
+    ]);
+    const [server, client] = batch.jobs;
+    expect(server.spec!.template.spec!.containers[0]).to.deep.include({
+      image: "srv:1",
+      command: ["/bin/sh", "-c", "serve"],
+    });
+    expect(server.spec!.template.metadata!.labels).to.include({ "inference-server-name": "is-b-inf-1" });
+    expect(client.spec!.template.spec!.containers[0].env).to.deep.include.members([
+      { name: "INFERENCE_SERVER_HOST", value: "is-b-inf-1.ns" },
+      { name: "INFERENCE_SERVER_PORT", value: "8080" },
+    ]);
+    const service = batch.others[0].body as { spec: { selector: object; ports: { port: number }[] } };
+    expect(service.spec.selector).to.deep.equal({ "inference-server-name": "is-b-inf-1" });
+    expect(service.spec.ports.map((p) => p.port)).to.deep.equal([8080]);
+    expect((pub.on(T.executor)[0] as ExecutorEvent).payload.job.id).to.equal("b-inf-1");
+  });
+
+  it("an action id in upper case: the Job is b- + the id in lower case, labels keep the id", async () => {
+    const { batch, executor, events } = setup();
+    await executor.onFetcherMessage(bytes(events.fetcher({ descriptor: RUN, actionId: "AbC-1" })));
+    expect(batch.jobs[0].metadata).to.deep.include({ name: "b-abc-1" });
+    expect(batch.jobs[0].metadata!.labels).to.include({ "action-id": "AbC-1" });
+  });
+
+  it("another execution engine's event: nothing sent, nothing created", async () => {
+    const { batch, pub, executor, events } = setup();
+    const doc = RUN.replace("[info]\n", '[info]\nexecution_engine = "aws.sagemaker"\n');
+    await executor.onFetcherMessage(bytes(events.fetcher({ descriptor: doc })));
+    expect(pub.sent).to.deep.equal([]);
+    expect(batch.calls).to.deep.equal([]);
+    // "kubernetes" is this executor's other name (as BAI registers it), but not a value BAI's schema allows.
+    await executor.onFetcherMessage(
+      bytes(events.fetcher({ descriptor: doc.replace("aws.sagemaker", "kubernetes") })),
+    );
+    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:ERROR`]);
+  });
+
+  it("[info.labels] label every object made for the action", async () => {
+    const { batch, executor, events } = setup();
+    await executor.onFetcherMessage(
+      bytes(events.fetcher({ descriptor: `${RUN}[info.labels]\nteam = "perf"\n` })),
+    );
+    expect(batch.jobs[0].metadata!.labels).to.include({ team: "perf", app: "benchmark-ai" });
+    expect(batch.jobs[0].spec!.template.metadata!.labels).to.include({ team: "perf" });
   });
 
   it("with EXECUTOR_FAULT=drop-executor-event: the job and SUCCEEDED, but no executor event", async () => {

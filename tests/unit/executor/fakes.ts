@@ -18,7 +18,7 @@ export class FakeBatch implements BatchClient {
   jobs: V1Job[] = [];
   cronJobs: V1CronJob[] = [];
   /** MPIJobs, ConfigMaps, RoleBindings, Services: what a cancel deletes besides Jobs and CronJobs. */
-  others: { kind: Kind; metadata: { name: string; labels: Record<string, string> } }[] = [];
+  others: { kind: Kind; metadata: { name: string; labels: Record<string, string> }; body?: object }[] = [];
   calls: string[] = [];
   /** When set, every call rejects with it. */
   failWith: unknown;
@@ -42,6 +42,14 @@ export class FakeBatch implements BatchClient {
   async createCronJob(c: V1CronJob): Promise<boolean> {
     this.check(`createCronJob ${c.metadata?.name}`);
     return FakeBatch.add(this.cronJobs, c);
+  }
+
+  async createObject(kind: "Service" | "MPIJob", body: object): Promise<boolean> {
+    const o = body as { metadata: { name: string; labels: Record<string, string> } };
+    this.check(`create ${kind} ${o.metadata.name}`);
+    if (this.others.some((x) => x.kind === kind && x.metadata.name === o.metadata.name)) return false;
+    this.others.push({ kind, metadata: o.metadata, body } as FakeBatch["others"][number]);
+    return true;
   }
 
   async listJobs(sel: string): Promise<V1Job[]> {
