@@ -1,14 +1,16 @@
 /**
  * The executor's logic, independent of Kafka and of the real Kubernetes client (both injected):
  *
- * - a fetcher event → status PENDING → a Job `b-<action_id>` (or, for a scheduled descriptor, a
- *   CronJob of that name) → the executor event (single runs only) → status SUCCEEDED; anything
- *   wrong with the event or the API call → status ERROR with the reason;
+ * - a fetcher event → status PENDING → a Job `b-<lower(action_id)>` (horovod: an MPIJob; inference:
+ *   server Job, Service, client Job; a scheduled descriptor: a CronJob running the cron-job
+ *   component) → status SUCCEEDED about the executor event → the executor event (single runs
+ *   only); anything wrong with the event or the API call → status ERROR with the reason; an event
+ *   for another execution engine → nothing;
  * - a run of a CronJob (a Job labelled `parent-action-id`) → an executor event and status SUCCEEDED
  *   for the run, whose action id is the Job's name without `b-` and whose parent is the schedule;
- * - `cancel` on CMD_SUBMIT → deletes the action's Jobs and CronJobs (with `cascade`, also every
- *   object labelled `parent-action-id` = the action) → CMD_RETURN (0, or non-zero with a message)
- *   and, when something was deleted, status CANCELED for the action.
+ * - `cancel` on CMD_SUBMIT → deletes the client's objects of the action (six kinds, by label; with
+ *   `cascade`, also those labelled `parent-action-id` = the action) → status SUCCEEDED for the
+ *   action, then CMD_RETURN 0; or CMD_RETURN 1/2 with BAI's messages. Other commands: no answer.
  *
  * Bad input never throws out of a handler: it is answered (status ERROR, CMD_RETURN non-zero) or,
  * when it cannot be attributed to an action, logged and dropped. Only a failure to publish to
@@ -63,6 +65,8 @@ export type ExecutorSettings = Pick<
   "namespace" | "nodeSelector" | "ttlSecondsAfterFinished" | "fault"
 > & {
   topics: Topics;
+  /** The cron-job component's image and brokers (see RenderOptions.cronJob); absent: CronJobs run the benchmark. */
+  cronJob?: { image: string; brokers: string[] };
 };
 
 export interface CancelRequest {
@@ -149,6 +153,15 @@ export class Executor {
       nodeSelector: this.settings.nodeSelector,
       ...(this.settings.ttlSecondsAfterFinished !== undefined
         ? { ttlSecondsAfterFinished: this.settings.ttlSecondsAfterFinished }
+        : {}),
+      ...(this.settings.cronJob
+        ? {
+            cronJob: {
+              ...this.settings.cronJob,
+              fetcherTopic: this.settings.topics.fetcher,
+              statusTopic: this.settings.topics.status,
+            },
+          }
         : {}),
     };
     const name = jobName(event.action_id);

@@ -85,6 +85,11 @@ export interface RenderOptions {
   nodeSelector?: Record<string, string>;
   /** Seconds a finished Job is kept (EXECUTOR_JOB_TTL_SECONDS); undefined keeps it. */
   ttlSecondsAfterFinished?: number;
+  /**
+   * How a schedule's runs start, as BAI's: the CronJob runs this image's cron-job entry, which
+   * re-publishes the fetcher event as a single run. Undefined: the CronJob runs the benchmark.
+   */
+  cronJob?: { image: string; brokers: string[]; fetcherTopic: string; statusTopic: string };
 }
 
 /** `b-` + the action id in lower case, as BAI names it: an action id of any case can name a Job. */
@@ -212,6 +217,37 @@ export function renderCronJob(
 ): V1CronJob {
   if (!d.schedule) throw new Error("renderCronJob needs a descriptor with a schedule");
   const labels = actionLabels(event, d);
+  if (o.cronJob) {
+    // The starter's Jobs carry the schedule's own labels (so a cancel of it finds them); the runs
+    // they spawn are the executor's Jobs labelled parent-action-id.
+    const c = o.cronJob;
+    const starter: Descriptor = {
+      ...d,
+      image: c.image,
+      command: ["node", "dist/cronjob.js"],
+      env: {
+        BENCHMARK_EVENT: sourceEvent,
+        KAFKA_BOOTSTRAP_SERVERS: c.brokers.join(","),
+        PRODUCER_TOPIC: c.fetcherTopic,
+        STATUS_TOPIC: c.statusTopic,
+      },
+    };
+    delete starter.args;
+    delete starter.instanceType;
+    delete starter.resources;
+    return {
+      apiVersion: "batch/v1",
+      kind: "CronJob",
+      metadata: { name: jobName(event.action_id), namespace: o.namespace, labels },
+      spec: {
+        schedule: d.schedule,
+        concurrencyPolicy: "Forbid",
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: { metadata: { labels }, spec: jobSpec(labels, starter, { ...o, nodeSelector: {} }) },
+      },
+    };
+  }
   const runLabels = {
     ...d.labels,
     [LABEL_APP]: APP,
