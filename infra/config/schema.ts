@@ -52,6 +52,10 @@ export const EXECUTOR_RULES = [
   { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
   { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["create", "get", "list", "delete"] },
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+  // A cancel deletes by label what BAI's executor made: also MPIJobs, ConfigMaps, RoleBindings, Services.
+  { apiGroups: [""], resources: ["configmaps", "services"], verbs: ["create", "list", "delete"] },
+  { apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings"], verbs: ["list", "delete"] },
+  { apiGroups: ["kubeflow.org"], resources: ["mpijobs"], verbs: ["create", "list", "delete"] },
 ];
 
 /** Outputs the reference executor reads, by environment variable. */

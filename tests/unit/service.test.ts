@@ -86,6 +86,9 @@ describe("service under test", () => {
       { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
       { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["create", "get", "list", "delete"] },
       { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["configmaps", "services"], verbs: ["create", "list", "delete"] },
+      { apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings"], verbs: ["list", "delete"] },
+      { apiGroups: ["kubeflow.org"], resources: ["mpijobs"], verbs: ["create", "list", "delete"] },
     ]);
     const binding = of("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")[0];
     expect(binding.inputs.roleRef).to.deep.include({ kind: "Role", name: "executor" });

@@ -1,33 +1,39 @@
 /**
- * The benchmark descriptor subset the executor understands (docs/executor.md):
+ * The benchmark descriptor as BAI (benchmark-ai, the replaced system) defines it, with BAI's rules
+ * (docs/executor.md, "BAI behaviour → ours"):
  *
  * ```toml
- * [info]
- * scheduling = "single_run"          # default; or a cron schedule such as "*\/5 * * * *"
- * [env]
- * docker_image = "busybox:1.36"      # or [ml] image
- * [env.vars]                         # optional: environment of the benchmark container
- * MODE = "quick"
+ * spec_version = "0.1.0"                 # required
+ * [info]                                 # required
+ * description = "what it measures"       # required
+ * scheduling = "single_run"              # default; or a cron schedule such as "*\/5 * * * *"
+ * execution_engine = "default"           # or "aws.sagemaker" (another executor's)
+ * [info.labels]                          # optional: added to the labels of what is created
+ * team = "perf"
+ * [hardware]                             # required
+ * instance_type = "local"                # required ("local": no node selector)
+ * strategy = "single_node"               # or "horovod" (num_instances > 1) or "inference" ([server])
+ * [env]                                  # required
+ * docker_image = "busybox:1.36"          # required
+ * [env.vars]                             # optional: strings only
  * [ml]
- * command = "echo hello"             # a string runs under /bin/sh -c; an array is the exec form
- *                                    # (the seed's name benchmark_code is accepted too); optional
- * args = ["--epochs", "1"]           # optional; a string is appended to a string command
- * [hardware]
- * instance_type = "local"            # optional: nodeSelector node.kubernetes.io/instance-type
- * [resources]                        # optional, within bounds (jobs.ts JOB_LIMITS)
- * cpu = "500m"                       # limit of the benchmark container (Kubernetes quantity)
- * memory = "256Mi"                   # limit of the benchmark container
- * deadline_seconds = 600             # activeDeadlineSeconds of the Job
+ * benchmark_code = "echo hello"          # optional: run under /bin/sh -c, with `args` appended
+ * args = "--epochs 1"
+ * [[data.sources]]  [[output.metrics]]   # optional arrays of tables
+ * [resources]                            # ours, not BAI's: cpu, memory, deadline_seconds
  * ```
  *
- * Other sections and keys are ignored; prototype keys (`__proto__`, `constructor`, `prototype`)
- * are refused at any depth. The source is `payload.toml.contents` when it is a non-empty
- * table (the parsed descriptor, as the seed's fetcher sends it) or a string (TOML), otherwise
- * `payload.toml.doc` (the TOML source).
+ * As BAI's parser is strict, a key it does not know is refused, naming the key. Prototype keys
+ * (`__proto__`, `constructor`, `prototype`) are refused at any depth. The source is
+ * `payload.toml.contents` when it is a non-empty table (the parsed descriptor, as BAI's fetcher
+ * sends it) or a string (TOML), otherwise `payload.toml.doc` (the TOML source).
  */
 import { TomlError, parse as parseToml } from "smol-toml";
+import { z } from "zod";
 import { FetcherPayload, MAX_DEPTH, isObject, shapeProblem } from "./events";
 import { JOB_LIMITS, ResourceRequest, cpuMillis, memoryBytes } from "./jobs";
+
+export type Strategy = "single_node" | "horovod" | "inference";
 
 export interface Descriptor {
   image: string;
@@ -39,10 +45,17 @@ export interface Descriptor {
   schedule?: string;
   /** Environment of the benchmark container. */
   env: Record<string, string>;
-  /** `[hardware] instance_type`, used as a node selector. */
+  /** `[hardware] instance_type`, used as a node selector (not for "local"). */
   instanceType?: string;
   /** `[resources]`: what the descriptor asks for instead of the executor's defaults. */
   resources?: ResourceRequest;
+  strategy: Strategy;
+  /** `[info.labels]`, added to the labels of every object made for the action. */
+  labels: Record<string, string>;
+  /** `[hardware.distributed] num_instances` (horovod). */
+  instances: number;
+  /** `[server]` of an inference benchmark. */
+  server?: { image: string; ports: number[]; command: string[]; env: Record<string, string> };
 }
 
 export class DescriptorError extends Error {
@@ -62,7 +75,7 @@ export function descriptorTable(payload: unknown): Record<string, unknown> {
   try {
     if (isObject(contents) && Object.keys(contents).length > 0) table = contents;
     else if (typeof contents === "string" && contents.trim() !== "") table = readToml(contents);
-    else if (typeof doc === "string" && doc.trim() !== "") table = readToml(doc);
+    else if (typeof doc === "string" && doc.trim() !== "") table = readToml(docSource(doc));
   } catch (e) {
     if (e instanceof TomlError) {
       const what = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
@@ -74,6 +87,17 @@ export function descriptorTable(payload: unknown): Record<string, unknown> {
   const shape = shapeProblem(table, "the descriptor");
   if (shape !== undefined) throw new DescriptorError([shape]);
   return table;
+}
+
+/**
+ * The TOML source in `doc`: BAI's front end sends the file base64-encoded; TOML text as it is is
+ * read too (no TOML document is a base64 string: a key needs `=` and a value after it).
+ */
+export function docSource(doc: string): string {
+  const compact = doc.replace(/\s+/g, "");
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return doc;
+  const text = Buffer.from(compact, "base64").toString("utf8");
+  return text.includes("\uFFFD") ? doc : text;
 }
 
 /** TOML through smol-toml: the full TOML 1.0 grammar, into objects without a prototype. */
@@ -93,97 +117,209 @@ export function isCron(s: string): boolean {
   return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
 }
 
-/** Validates the descriptor of a fetcher payload; throws DescriptorError listing every problem. */
+// BAI's descriptor model, field for field: its parser is strict (an unknown key is an error), a
+// field without a default is required, and each value must have the declared type.
+const req = z.string({
+  error: (i) => (i.input === undefined ? "missing value for a required field" : "must be a string"),
+});
+const opt = z.string({ error: "must be a string" }).optional();
+const flag = z.boolean({ error: "must be true or false" }).optional();
+const whole = z.number({ error: "must be a whole number" }).int({ error: "must be a whole number" });
+const strings = z.record(z.string(), z.string({ error: "must be a string" }), { error: "must be a table" });
+const table = <T extends z.ZodRawShape>(shape: T) =>
+  z.strictObject(shape, {
+    // Only the type of the table itself: an unknown key keeps zod's message naming it.
+    error: (i) =>
+      i.code !== "invalid_type"
+        ? undefined
+        : i.input === undefined
+          ? "missing value for a required field"
+          : "must be a table",
+  });
+const content = table({ src: req, path: req, id: opt, md5: opt });
+const output = table({
+  metrics: z.array(table({ name: req, units: req, pattern: req }), {
+    error: (i) =>
+      i.input === undefined ? "missing value for a required field" : "must be an array of tables",
+  }),
+});
+const DescriptorSchema = table({
+  spec_version: req,
+  info: table({
+    description: req,
+    task_name: opt,
+    execution_engine: z
+      .enum(["default", "aws.sagemaker"], { error: 'must be "default" or "aws.sagemaker"' })
+      .optional(),
+    scheduling: opt,
+    labels: strings.optional(),
+  }),
+  hardware: table({
+    instance_type: req,
+    aws_zone_id: opt,
+    availability_zone: opt,
+    strategy: z
+      .enum(["single_node", "horovod", "inference"], {
+        error: 'must be "single_node", "horovod" or "inference"',
+      })
+      .optional(),
+    distributed: table({ num_instances: whole.optional(), processes_per_instance: opt }).optional(),
+  }),
+  env: table({ docker_image: req, privileged: flag, extended_shm: flag, vars: strings.optional() }),
+  output: output.optional(),
+  ml: table({
+    framework: z
+      .enum(["tensorflow", "mxnet", ""], { error: 'must be "tensorflow", "mxnet" or ""' })
+      .optional(),
+    benchmark_code: opt,
+    args: opt,
+    framework_version: opt,
+    script: table({ script: req }).optional(),
+  }).optional(),
+  data: table({ sources: z.array(content, { error: "must be an array of tables" }) }).optional(),
+  custom_params: table({
+    python_version: opt,
+    sagemaker_job_name: opt,
+    dashboard: opt,
+    region: opt,
+    merge: flag,
+    hyper_params: z.record(z.string(), z.unknown()).optional(),
+  }).optional(),
+  server: table({
+    hardware: table({ instance_type: req, aws_zone_id: opt, availability_zone: opt }),
+    env: table({
+      docker_image: req,
+      ports: z.array(whole, {
+        error: (i) =>
+          i.input === undefined ? "missing value for a required field" : "must be a list of whole numbers",
+      }),
+      start_command: req,
+      privileged: flag,
+      extended_shm: flag,
+      vars: strings.optional(),
+      readiness_probe: table({
+        path: req,
+        port: whole.optional(),
+        scheme: z
+          .string()
+          .refine((s) => ["http", "https"].includes(s.toLowerCase()), 'must be "http" or "https"')
+          .optional(),
+        initial_delay_seconds: whole.optional(),
+        period_seconds: whole.optional(),
+        timeout_seconds: whole.optional(),
+        success_threshold: whole.optional(),
+        failure_threshold: whole.optional(),
+      }).optional(),
+      start_command_args: opt,
+    }),
+    models: z.array(content, { error: "must be an array of tables" }).optional(),
+    output: output.optional(),
+  }).optional(),
+  // Ours, not BAI's: the limits of the benchmark container (checked by parseResources).
+  resources: z.record(z.string(), z.unknown(), { error: "must be a table" }).optional(),
+});
+
+// A Kubernetes label key or value as BAI checks [info.labels].
+const LABEL = /^(?=.{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+// Instance families with GPUs, where `processes_per_instance = "gpus"` can be resolved.
+const GPU_FAMILY = /^[gp]\d/;
+
+/** The engine a fetcher event asks for (`[info] execution_engine`, default "default"), unchecked. */
+export function engineOf(table: Record<string, unknown>): unknown {
+  const info = table.info;
+  return isObject(info) && info.execution_engine !== undefined ? info.execution_engine : "default";
+}
+
+/** Validates the descriptor of a fetcher payload; throws DescriptorError with BAI's reasons. */
 export function parseDescriptor(payload: unknown): Descriptor {
-  const t = descriptorTable(payload);
+  return checkDescriptor(descriptorTable(payload));
+}
+
+/** Validates a descriptor table (BAI's rules, then the executor's own limits). */
+export function checkDescriptor(t: Record<string, unknown>): Descriptor {
+  const r = DescriptorSchema.safeParse(t);
+  if (!r.success) {
+    throw new DescriptorError(
+      r.error.issues.slice(0, 5).map((i) => {
+        const at = i.path.map(String).join(".");
+        return at === "" ? i.message : `${at}: ${i.message}`;
+      }),
+    );
+  }
+  const d = r.data;
   const problems: string[] = [];
-  const section = (name: string): Record<string, unknown> => {
-    const s = t[name];
-    if (s === undefined) return {};
-    if (!isObject(s)) {
-      problems.push(`[${name}] must be a table`);
-      return {};
-    }
-    return s;
-  };
-  const info = section("info");
-  const env = section("env");
-  const ml = section("ml");
-  const hardware = section("hardware");
+  const strategy = d.hardware.strategy ?? "single_node";
+  const instances = d.hardware.distributed?.num_instances ?? 2;
+  const perInstance = d.hardware.distributed?.processes_per_instance ?? "1";
+  if (strategy === "inference" && !d.server) problems.push("strategy inference: missing [server] definition");
+  // BAI checks the count whenever [hardware.distributed] has its defaults, whatever the strategy.
+  if (instances <= 1)
+    problems.push(`hardware.distributed.num_instances: invalid number of instances ${instances}`);
+  if (perInstance === "gpus") {
+    if (!GPU_FAMILY.test(d.hardware.instance_type))
+      problems.push(
+        `hardware.distributed.processes_per_instance: "gpus" on ${d.hardware.instance_type}, which has no GPUs`,
+      );
+  } else if (!/^\d+$/.test(perInstance.trim()))
+    problems.push(
+      `hardware.distributed.processes_per_instance: ${JSON.stringify(perInstance)} is neither "gpus" nor a number`,
+    );
 
-  const optString = (where: string, v: unknown): string | undefined => {
-    if (v === undefined) return undefined;
-    if (typeof v === "string" && v.trim() !== "") return v;
-    problems.push(`${where} must be a non-empty string`);
-    return undefined;
-  };
-  const stringList = (where: string, v: unknown): string[] | undefined => {
-    if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string")) return v as string[];
-    problems.push(`${where} must be a non-empty string or a non-empty list of strings`);
-    return undefined;
-  };
-
-  const image = optString("[env] docker_image", env.docker_image) ?? optString("[ml] image", ml.image);
-  if (image === undefined && env.docker_image === undefined && ml.image === undefined) {
-    problems.push("the image is missing ([env] docker_image or [ml] image)");
-  } else if (image !== undefined && /\s/.test(image))
-    problems.push(`image ${JSON.stringify(image)} has spaces`);
-
-  let command: string[] | undefined;
-  let args: string[] | undefined;
-  const cmdKey = ml.command !== undefined ? "command" : "benchmark_code";
-  const cmd = ml[cmdKey];
-  const rawArgs = ml.args;
-  if (typeof cmd === "string" && cmd.trim() !== "") {
-    const argString = typeof rawArgs === "string" ? rawArgs : undefined;
-    command = ["/bin/sh", "-c", argString ? `${cmd} ${argString}` : cmd];
-    if (Array.isArray(rawArgs)) args = stringList("[ml] args", rawArgs);
-    else if (rawArgs !== undefined && argString === undefined) stringList("[ml] args", rawArgs);
-  } else {
-    if (cmd !== undefined) command = stringList(`[ml] ${cmdKey}`, cmd);
-    if (rawArgs !== undefined) args = stringList("[ml] args", rawArgs);
+  const scheduling = d.info.scheduling ?? "single_run";
+  if (scheduling !== "single_run" && !isCron(scheduling))
+    problems.push(
+      `info.scheduling: invalid cron expression ${JSON.stringify(scheduling)} (a Kubernetes cron schedule or "single_run")`,
+    );
+  const labels = d.info.labels ?? {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (!LABEL.test(k)) problems.push(`info.labels: invalid label key ${JSON.stringify(k)}`);
+    else if (v !== "" && !LABEL.test(v))
+      problems.push(`info.labels.${k}: invalid label value ${JSON.stringify(v)}`);
   }
+  if (d.ml?.framework_version && !d.ml.framework)
+    problems.push("ml.framework_version: a framework version without a framework");
+  if (d.ml?.script && !d.ml.script.script.endsWith(".tar"))
+    problems.push(`ml.script.script: ${JSON.stringify(d.ml.script.script)} is not a tar file`);
 
-  let schedule: string | undefined;
-  const sched = info.scheduling;
-  if (sched !== undefined) {
-    if (typeof sched !== "string") problems.push("[info] scheduling must be a string");
-    else if (sched.trim() === "single_run" || sched.trim() === "") schedule = undefined;
-    else if (isCron(sched)) schedule = sched.trim();
-    else
-      problems.push(`[info] scheduling ${JSON.stringify(sched)} is neither "single_run" nor a cron schedule`);
-  }
+  // The executor's own checks: what it runs must be a usable image, variable names and limits.
+  const image = d.env.docker_image.trim();
+  if (image === "" || /\s/.test(image))
+    problems.push(`env.docker_image ${JSON.stringify(d.env.docker_image)} is not an image`);
+  const vars = d.env.vars ?? {};
+  for (const k of Object.keys(vars))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) problems.push(`env.vars: ${k} is not a valid variable name`);
+  const instanceType = d.hardware.instance_type;
+  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(instanceType))
+    problems.push(`hardware.instance_type ${JSON.stringify(instanceType)} is not a valid label value`);
+  const resources = parseResources(isObject(d.resources) ? d.resources : {}, problems);
+  if (problems.length > 0) throw new DescriptorError(problems);
 
-  const vars: Record<string, string> = {};
-  if (env.vars !== undefined) {
-    if (!isObject(env.vars)) problems.push("[env.vars] must be a table");
-    else {
-      for (const [k, v] of Object.entries(env.vars)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
-          problems.push(`[env.vars] ${k} is not a valid variable name`);
-        else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean")
-          vars[k] = String(v);
-        else problems.push(`[env.vars] ${k} must be a string, number or boolean`);
+  const code = d.ml?.benchmark_code?.trim();
+  const args = d.ml?.args?.trim();
+  const server = d.server
+    ? {
+        image: d.server.env.docker_image,
+        ports: d.server.env.ports,
+        command: [
+          "/bin/sh",
+          "-c",
+          [d.server.env.start_command, d.server.env.start_command_args ?? ""].join(" ").trim(),
+        ],
+        env: d.server.env.vars ?? {},
       }
-    }
-  }
-
-  const resources = parseResources(section("resources"), problems);
-
-  const instanceType = optString("[hardware] instance_type", hardware.instance_type);
-  if (instanceType !== undefined && !/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(instanceType)) {
-    problems.push(`[hardware] instance_type ${JSON.stringify(instanceType)} is not a valid label value`);
-  }
-
-  if (problems.length > 0 || image === undefined) throw new DescriptorError(problems);
+    : undefined;
   return {
     image,
-    ...(command ? { command } : {}),
-    ...(args ? { args } : {}),
-    ...(schedule ? { schedule } : {}),
+    ...(code ? { command: ["/bin/sh", "-c", args ? `${code} ${args}` : code] } : {}),
+    ...(!code && args ? { args: args.split(/\s+/) } : {}),
+    ...(scheduling !== "single_run" ? { schedule: scheduling.trim() } : {}),
     env: vars,
-    ...(instanceType ? { instanceType } : {}),
+    ...(instanceType !== "local" ? { instanceType } : {}),
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
+    strategy,
+    labels,
+    instances,
+    ...(server ? { server } : {}),
   };
 }
 

@@ -1,14 +1,16 @@
 /**
  * The executor's logic, independent of Kafka and of the real Kubernetes client (both injected):
  *
- * - a fetcher event → status PENDING → a Job `b-<action_id>` (or, for a scheduled descriptor, a
- *   CronJob of that name) → the executor event (single runs only) → status SUCCEEDED; anything
- *   wrong with the event or the API call → status ERROR with the reason;
+ * - a fetcher event → status PENDING → a Job `b-<lower(action_id)>` (horovod: an MPIJob; inference:
+ *   server Job, Service, client Job; a scheduled descriptor: a CronJob running the cron-job
+ *   component) → status SUCCEEDED about the executor event → the executor event (single runs
+ *   only); anything wrong with the event or the API call → status ERROR with the reason; an event
+ *   for another execution engine → nothing;
  * - a run of a CronJob (a Job labelled `parent-action-id`) → an executor event and status SUCCEEDED
  *   for the run, whose action id is the Job's name without `b-` and whose parent is the schedule;
- * - `cancel` on CMD_SUBMIT → deletes the action's Jobs and CronJobs (with `cascade`, also every
- *   object labelled `parent-action-id` = the action) → CMD_RETURN (0, or non-zero with a message)
- *   and, when something was deleted, status CANCELED for the action.
+ * - `cancel` on CMD_SUBMIT → deletes the client's objects of the action (six kinds, by label; with
+ *   `cascade`, also those labelled `parent-action-id` = the action) → status SUCCEEDED for the
+ *   action, then CMD_RETURN 0; or CMD_RETURN 1/2 with BAI's messages. Other commands: no answer.
  *
  * Bad input never throws out of a handler: it is answered (status ERROR, CMD_RETURN non-zero) or,
  * when it cannot be attributed to an action, logged and dropped. Only a failure to publish to
@@ -16,7 +18,7 @@
  */
 import type { V1Job } from "@kubernetes/client-node";
 import type { Config, Topics } from "./config";
-import { DescriptorError, parseDescriptor } from "./descriptor";
+import { DescriptorError, descriptorTable, engineOf, parseDescriptor } from "./descriptor";
 import {
   BaiEvent,
   CommandPayloadSchema,
@@ -39,18 +41,22 @@ import {
   ANNOTATION_SOURCE_EVENT,
   CREATED_BY,
   LABEL_ACTION,
+  LABEL_CLIENT,
   LABEL_CREATED_BY,
   LABEL_PARENT_ACTION,
   idProblems,
+  inferenceServerName,
   jobName,
   renderCronJob,
+  renderInference,
   renderJob,
+  renderMpiJob,
 } from "./jobs";
-import { BatchClient, ObjectRef, describeError } from "./kube";
+import { BatchClient, CANCEL_KINDS, Kind, ObjectRef, describeError } from "./kube";
 import type { Logger } from "./log";
 
 export interface Publisher {
-  /** Sends one event (key: its action id); rejects when Kafka did not take it. */
+  /** Sends one event (key: its client id, as BAI keys them); rejects when Kafka did not take it. */
   send(topic: string, event: BaiEvent): Promise<void>;
 }
 
@@ -59,6 +65,8 @@ export type ExecutorSettings = Pick<
   "namespace" | "nodeSelector" | "ttlSecondsAfterFinished" | "fault"
 > & {
   topics: Topics;
+  /** The cron-job component's image and brokers (see RenderOptions.cronJob); absent: CronJobs run the benchmark. */
+  cronJob?: { image: string; brokers: string[] };
 };
 
 export interface CancelRequest {
@@ -78,7 +86,14 @@ export class PublishError extends Error {
 }
 
 /** Return codes on CMD_RETURN. */
-export const RC = { OK: 0, NOT_FOUND: 1, INVALID: 2, UNKNOWN_COMMAND: 3, FAILED: 4 } as const;
+/** Return codes on CMD_RETURN, BAI's: 0 done, 1 the command failed (nothing found, or an error), 2 bad args. */
+export const RC = { OK: 0, NOT_FOUND: 1, FAILED: 1, INVALID: 2 } as const;
+
+/** The execution engines this executor is (BAI's executor registers "default" and "kubernetes"). */
+export const ENGINES: readonly string[] = ["default", "kubernetes"];
+
+/** No object of the action (for this client) to delete. */
+export class NothingToCancel extends Error {}
 
 export class Executor {
   constructor(
@@ -104,7 +119,18 @@ export class Executor {
   async onFetcherEvent(event: BaiEvent): Promise<void> {
     const log = { action_id: event.action_id, client_id: event.client_id, message_id: event.message_id };
     this.log.info("fetcher event received", log);
-    await this.status(event, "PENDING", "executor: creating the benchmark job");
+    // As BAI: an event for another execution engine is that engine's; this executor stays silent.
+    let engine: unknown = "default";
+    try {
+      engine = engineOf(descriptorTable(event.payload));
+    } catch {
+      // an unreadable descriptor is answered below, with the reason
+    }
+    if (!ENGINES.includes(engine as string)) {
+      this.log.info("event for another execution engine: ignored", { ...log, execution_engine: engine });
+      return;
+    }
+    await this.status(event, "PENDING", "Processing benchmark submission request...");
 
     const payload = FetcherPayloadSchema.safeParse(event.payload);
     if (!payload.success)
@@ -118,6 +144,8 @@ export class Executor {
     }
     const scheduled = descriptor.schedule !== undefined;
     const problems = idProblems(event, scheduled);
+    if (!scheduled && descriptor.strategy === "inference" && inferenceServerName(event.action_id).length > 63)
+      problems.push(`action_id ${JSON.stringify(event.action_id)} is too long to name the inference server`);
     if (problems.length > 0) return this.fail(event, `invalid event: ${problems.join("; ")}`);
 
     const opts = {
@@ -126,16 +154,43 @@ export class Executor {
       ...(this.settings.ttlSecondsAfterFinished !== undefined
         ? { ttlSecondsAfterFinished: this.settings.ttlSecondsAfterFinished }
         : {}),
+      ...(this.settings.cronJob
+        ? {
+            cronJob: {
+              ...this.settings.cronJob,
+              fetcherTopic: this.settings.topics.fetcher,
+              statusTopic: this.settings.topics.status,
+            },
+          }
+        : {}),
     };
     const name = jobName(event.action_id);
     const kind = scheduled ? "CronJob" : "Job";
     let created: boolean;
+    let what = kind;
     try {
-      created = scheduled
-        ? await this.batch.createCronJob(renderCronJob(event, descriptor, opts, JSON.stringify(event)))
-        : await this.batch.createJob(renderJob(event, descriptor, opts));
+      if (scheduled) {
+        created = await this.batch.createCronJob(
+          renderCronJob(event, descriptor, opts, JSON.stringify(event)),
+        );
+      } else if (descriptor.strategy === "horovod") {
+        what = "MPIJob";
+        created = await this.batch.createObject("MPIJob", renderMpiJob(event, descriptor, opts));
+      } else if (descriptor.strategy === "inference") {
+        // Server and Service first, so the client finds them; each creation is idempotent.
+        const { server, service, client } = renderInference(event, descriptor, opts);
+        what = "Job";
+        await this.batch.createJob(server);
+        await this.batch.createObject("Service", service);
+        created = await this.batch.createJob(client);
+      } else {
+        created = await this.batch.createJob(renderJob(event, descriptor, opts));
+      }
     } catch (e) {
-      return this.fail(event, `could not create ${kind} ${name}: ${describeError(e)}`);
+      return this.fail(
+        event,
+        `Error executing benchmark: could not create ${what} ${name}: ${describeError(e)}`,
+      );
     }
     this.log.info(created ? `${kind} created` : `${kind} already existed (event handled before)`, {
       ...log,
@@ -145,11 +200,13 @@ export class Executor {
     });
 
     if (scheduled) {
-      await this.status(event, "SUCCEEDED", `CronJob ${name} created (schedule "${descriptor.schedule}")`);
+      await this.status(event, "SUCCEEDED", `Scheduled benchmark successfully submitted with job id ${name}`);
       return;
     }
-    await this.executorEvent(event, event.payload as FetcherPayload, name, {});
-    await this.status(event, "SUCCEEDED", `Job ${name} created`);
+    // BAI's order: SUCCEEDED about the executor event (its src_event), then the executor event.
+    const executed = this.executorEvent(event, event.payload as FetcherPayload, name, {});
+    await this.status(executed, "SUCCEEDED", `Benchmark successfully created... (Job ${name})`);
+    await this.sendExecutorEvent(executed);
   }
 
   // --- runs of scheduled actions ---------------------------------------------------------------
@@ -180,8 +237,11 @@ export class Executor {
       parentActionId: parent,
     });
     this.log.info("scheduled run started", { action_id: runId, parent_action_id: parent, job: name });
-    await this.executorEvent(run, source.payload as FetcherPayload, name, { parent_action_id: parent });
-    await this.status(run, "SUCCEEDED", `Job ${name} created by CronJob ${jobName(parent)}`);
+    const executed = this.executorEvent(run, source.payload as FetcherPayload, name, {
+      parent_action_id: parent,
+    });
+    await this.status(executed, "SUCCEEDED", `Job ${name} created by CronJob ${jobName(parent)}`);
+    await this.sendExecutorEvent(executed);
     return true;
   }
 
@@ -210,50 +270,52 @@ export class Executor {
 
   async onCommand(cmd: CommandRequestEvent): Promise<void> {
     const command = cmd.payload.command;
-    this.log.info("command received", { command, action_id: cmd.action_id, message_id: cmd.message_id });
     if (command !== "cancel") {
-      return this.answer(
-        cmd,
-        RC.UNKNOWN_COMMAND,
-        `unknown command "${command}" (the executor knows: cancel)`,
-      );
+      // As BAI: a command this service does not have is another service's; no answer.
+      this.log.info("command not known here: dropped unanswered", { command, action_id: cmd.action_id });
+      return;
     }
+    this.log.info("command received", { command, action_id: cmd.action_id, message_id: cmd.message_id });
     let req: CancelRequest;
     try {
       req = parseCancelArgs(cmd.payload);
     } catch (e) {
-      return this.answer(cmd, RC.INVALID, (e as Error).message);
+      return this.answer(cmd, RC.INVALID, `Cancel command failed: Invalid args ${(e as Error).message}`);
     }
     let deleted: ObjectRef[];
     try {
-      deleted = await cancel(this.batch, req);
+      deleted = await cancel(this.batch, cmd.client_id, req);
     } catch (e) {
-      return this.answer(cmd, RC.FAILED, `cancel ${req.target} failed: ${describeError(e)}`);
-    }
-    if (deleted.length === 0) {
-      return this.answer(cmd, RC.NOT_FOUND, `nothing to cancel: no Job or CronJob of action ${req.target}`, {
-        deleted: [],
-      });
+      if (e instanceof NothingToCancel) {
+        return this.answer(
+          cmd,
+          RC.NOT_FOUND,
+          `Cancel command failed: No resources found for '${req.target}'`,
+        );
+      }
+      await this.status(
+        cmd,
+        "FAILED",
+        `An error occurred when attempting to delete resources related to ${req.target}: ${describeError(e)}`,
+        req.target,
+      );
+      return this.answer(cmd, RC.FAILED, `Cancel command failed: ${describeError(e)}`);
     }
     const what = deleted.map((d) => `${d.kind} ${d.name}`).join(", ");
     this.log.info("action canceled", { target_action_id: req.target, cascade: req.cascade, deleted: what });
-    await this.status(cmd, "CANCELED", `canceled by command ${cmd.message_id}: deleted ${what}`, req.target);
-    await this.answer(cmd, RC.OK, `canceled action ${req.target}: deleted ${what}`, { deleted });
+    await this.status(cmd, "SUCCEEDED", `Execution successfully cancelled... (deleted ${what})`, req.target);
+    await this.answer(cmd, RC.OK, "Cancel command processed successfully", { deleted });
   }
 
   // --- sending -------------------------------------------------------------------------------
 
-  private async executorEvent(
+  private executorEvent(
     src: BaiEvent,
     payload: FetcherPayload,
     job: string,
     extras: Record<string, unknown>,
-  ): Promise<void> {
-    if (this.settings.fault === "drop-executor-event") {
-      this.log.warn("FAULT drop-executor-event: executor event not sent", { action_id: src.action_id, job });
-      return;
-    }
-    const out = derive<ExecutorPayload>(
+  ): BaiEvent<ExecutorPayload> {
+    return derive<ExecutorPayload>(
       src,
       this.settings.topics.executor,
       {
@@ -262,12 +324,21 @@ export class Executor {
       },
       this.sender,
     );
+  }
+
+  private async sendExecutorEvent(out: BaiEvent<ExecutorPayload>): Promise<void> {
+    if (this.settings.fault === "drop-executor-event") {
+      const job = out.payload.job.id;
+      this.log.warn("FAULT drop-executor-event: executor event not sent", { action_id: out.action_id, job });
+      return;
+    }
     await this.send(this.settings.topics.executor, out);
   }
 
   private async status(src: BaiEvent, status: Status, message: string, actionId?: string): Promise<void> {
+    // As BAI: a status starts its own `visited` (the event it is about is in src_event).
     const out = derive<StatusPayload>(
-      src,
+      { ...src, visited: [] },
       this.settings.topics.status,
       { message, status, src_event: src },
       this.sender,
@@ -355,29 +426,30 @@ export function parseCancelArgs(payload: CommandRequestPayload): CancelRequest {
 }
 
 /**
- * Deletes the Jobs and CronJobs of `req.target` (by label `action-id`, and the Job `b-<target>`
- * when it is a scheduled run), with `cascade` also everything labelled `parent-action-id=<target>`.
- * Only objects labelled `created-by=executor` are touched. Returns what was deleted.
+ * Deletes what was made for `req.target` by label, as BAI does: every kind of CANCEL_KINDS labelled
+ * `created-by=executor`, `client-id=<client>` and `action-id=<target>`; with `cascade` then also
+ * those labelled `parent-action-id=<target>`. Another client's objects are not matched. Throws
+ * NothingToCancel when nothing matched: without cascade, for the action; with cascade, for its
+ * runs (BAI's semantics: a cascade answers "not found" while a schedule has no runs).
  */
-export async function cancel(batch: BatchClient, req: CancelRequest): Promise<ObjectRef[]> {
-  const mine = `${LABEL_CREATED_BY}=${CREATED_BY}`;
-  const selectors = [`${LABEL_ACTION}=${req.target},${mine}`];
-  if (req.cascade) selectors.push(`${LABEL_PARENT_ACTION}=${req.target},${mine}`);
-  const refs = new Map<string, ObjectRef>();
-  const add = (kind: ObjectRef["kind"], name: string | undefined): void => {
-    if (name) refs.set(`${kind}/${name}`, { kind, name });
-  };
-  for (const sel of selectors) {
+export async function cancel(batch: BatchClient, clientId: string, req: CancelRequest): Promise<ObjectRef[]> {
+  const mine = `${LABEL_CREATED_BY}=${CREATED_BY},${LABEL_CLIENT}=${clientId}`;
+  const deleteAll = async (selector: string): Promise<ObjectRef[]> => {
+    const refs: ObjectRef[] = [];
     // CronJobs first, so a schedule does not start a new run while its runs are deleted.
-    for (const c of await batch.listCronJobs(sel)) add("CronJob", c.metadata?.name);
-    for (const j of await batch.listJobs(sel)) add("Job", j.metadata?.name);
+    for (const kind of ["CronJob", ...CANCEL_KINDS.filter((k) => k !== "CronJob")] as Kind[]) {
+      for (const name of await batch.listNames(kind, selector)) refs.push({ kind, name });
+    }
+    const deleted: ObjectRef[] = [];
+    for (const ref of refs) if (await batch.delete(ref)) deleted.push(ref);
+    return deleted;
+  };
+  const own = await deleteAll(`${mine},${LABEL_ACTION}=${req.target}`);
+  if (!req.cascade) {
+    if (own.length === 0) throw new NothingToCancel(req.target);
+    return own;
   }
-  const run = await batch.getJob(jobName(req.target));
-  if (run?.metadata?.labels?.[LABEL_CREATED_BY] === CREATED_BY) add("Job", run.metadata.name);
-
-  const deleted: ObjectRef[] = [];
-  for (const ref of refs.values()) {
-    if (await batch.delete(ref)) deleted.push(ref);
-  }
-  return deleted;
+  const runs = await deleteAll(`${mine},${LABEL_PARENT_ACTION}=${req.target}`);
+  if (runs.length === 0) throw new NothingToCancel(req.target);
+  return [...own, ...runs];
 }

@@ -4,7 +4,7 @@
  * cancel: `action-id`, `client-id`, `created-by=executor`; a CronJob's runs carry
  * `parent-action-id` (the scheduled action) instead of `action-id`.
  */
-import type { V1CronJob, V1Job, V1JobSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { V1CronJob, V1Job, V1JobSpec, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
 import type { Descriptor } from "./descriptor";
 import type { BaiEvent } from "./events";
 
@@ -16,6 +16,9 @@ export const CREATED_BY = "executor";
 /** Annotation on a CronJob's job template: the fetcher event, so each run can be reported. */
 export const ANNOTATION_SOURCE_EVENT = "inception.dev/source-event";
 export const CONTAINER = "benchmark";
+/** The label BAI puts on everything it creates. */
+export const LABEL_APP = "app";
+export const APP = "benchmark-ai";
 
 // A label value: at most 63 characters, alphanumerics with '-', '_', '.' inside.
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -82,10 +85,16 @@ export interface RenderOptions {
   nodeSelector?: Record<string, string>;
   /** Seconds a finished Job is kept (EXECUTOR_JOB_TTL_SECONDS); undefined keeps it. */
   ttlSecondsAfterFinished?: number;
+  /**
+   * How a schedule's runs start, as BAI's: the CronJob runs this image's cron-job entry, which
+   * re-publishes the fetcher event as a single run. Undefined: the CronJob runs the benchmark.
+   */
+  cronJob?: { image: string; brokers: string[]; fetcherTopic: string; statusTopic: string };
 }
 
+/** `b-` + the action id in lower case, as BAI names it: an action id of any case can name a Job. */
 export function jobName(actionId: string): string {
-  return `b-${actionId}`;
+  return `b-${actionId.toLowerCase()}`;
 }
 
 /** Problems that make an event's ids unusable as object names and labels (empty when fine). */
@@ -172,9 +181,11 @@ function jobSpec(labels: Record<string, string>, d: Descriptor, o: RenderOptions
   };
 }
 
-/** Labels of the objects made for `event` (its own action). */
-export function actionLabels(event: BaiEvent): Record<string, string> {
+/** Labels of the objects made for `event` (its own action): the descriptor's `[info.labels]`, then ours. */
+export function actionLabels(event: BaiEvent, d?: Descriptor): Record<string, string> {
   return {
+    ...(d?.labels ?? {}),
+    [LABEL_APP]: APP,
     [LABEL_ACTION]: event.action_id,
     [LABEL_CLIENT]: event.client_id,
     [LABEL_CREATED_BY]: CREATED_BY,
@@ -184,7 +195,7 @@ export function actionLabels(event: BaiEvent): Record<string, string> {
 
 /** The Job of a single run. */
 export function renderJob(event: BaiEvent, d: Descriptor, o: RenderOptions): V1Job {
-  const labels = actionLabels(event);
+  const labels = actionLabels(event, d);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -205,8 +216,41 @@ export function renderCronJob(
   sourceEvent: string,
 ): V1CronJob {
   if (!d.schedule) throw new Error("renderCronJob needs a descriptor with a schedule");
-  const labels = actionLabels(event);
+  const labels = actionLabels(event, d);
+  if (o.cronJob) {
+    // The starter's Jobs carry the schedule's own labels (so a cancel of it finds them); the runs
+    // they spawn are the executor's Jobs labelled parent-action-id.
+    const c = o.cronJob;
+    const starter: Descriptor = {
+      ...d,
+      image: c.image,
+      command: ["node", "dist/cronjob.js"],
+      env: {
+        BENCHMARK_EVENT: sourceEvent,
+        KAFKA_BOOTSTRAP_SERVERS: c.brokers.join(","),
+        PRODUCER_TOPIC: c.fetcherTopic,
+        STATUS_TOPIC: c.statusTopic,
+      },
+    };
+    delete starter.args;
+    delete starter.instanceType;
+    delete starter.resources;
+    return {
+      apiVersion: "batch/v1",
+      kind: "CronJob",
+      metadata: { name: jobName(event.action_id), namespace: o.namespace, labels },
+      spec: {
+        schedule: d.schedule,
+        concurrencyPolicy: "Forbid",
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: { metadata: { labels }, spec: jobSpec(labels, starter, { ...o, nodeSelector: {} }) },
+      },
+    };
+  }
   const runLabels = {
+    ...d.labels,
+    [LABEL_APP]: APP,
     [LABEL_PARENT_ACTION]: event.action_id,
     [LABEL_CLIENT]: event.client_id,
     [LABEL_CREATED_BY]: CREATED_BY,
@@ -223,6 +267,89 @@ export function renderCronJob(
       jobTemplate: {
         metadata: { labels: runLabels, annotations: { [ANNOTATION_SOURCE_EVENT]: sourceEvent } },
         spec: jobSpec(runLabels, d, o),
+      },
+    },
+  };
+}
+
+/** The label that ties an inference server's pod to its Service (BAI's name for it). */
+export const LABEL_INFERENCE_SERVER = "inference-server-name";
+
+/** The name of an inference benchmark's server Job and Service: `is-` + the Job name, as BAI names them. */
+export function inferenceServerName(actionId: string): string {
+  return `is-${jobName(actionId)}`;
+}
+
+/**
+ * An inference benchmark, as BAI builds it: the server Job `is-b-<id>` and a Service of that name
+ * over its ports, and the client Job `b-<id>` (the descriptor's benchmark) told where the server is
+ * by INFERENCE_SERVER_HOST and INFERENCE_SERVER_PORT.
+ */
+export function renderInference(
+  event: BaiEvent,
+  d: Descriptor,
+  o: RenderOptions,
+): { server: V1Job; service: V1Service; client: V1Job } {
+  if (!d.server) throw new Error("renderInference needs a descriptor with [server]");
+  const name = inferenceServerName(event.action_id);
+  const labels = actionLabels(event, d);
+  const serverLabels = { ...labels, [LABEL_INFERENCE_SERVER]: name };
+  const serverD: Descriptor = { ...d, image: d.server.image, command: d.server.command, env: d.server.env };
+  delete serverD.args;
+  const server: V1Job = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: o.namespace, labels: serverLabels },
+    spec: jobSpec(serverLabels, serverD, o),
+  };
+  const service: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: o.namespace, labels },
+    spec: {
+      selector: { [LABEL_INFERENCE_SERVER]: name },
+      ports: d.server.ports.map((port) => ({ name: `tcp-${port}`, port, targetPort: port, protocol: "TCP" })),
+    },
+  };
+  const clientD: Descriptor = {
+    ...d,
+    env: {
+      ...d.env,
+      INFERENCE_SERVER_HOST: `${name}.${o.namespace}`,
+      INFERENCE_SERVER_PORT: String(d.server.ports[0] ?? ""),
+    },
+  };
+  return { server, service, client: renderJob(event, clientD, o) };
+}
+
+/** BAI's MPIJob (kubeflow.org/v1) for a horovod benchmark: one launcher, `instances` workers. */
+export interface MpiJob {
+  apiVersion: "kubeflow.org/v1";
+  kind: "MPIJob";
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: {
+    slotsPerWorker: number;
+    runPolicy: { backoffLimit: number; activeDeadlineSeconds: number };
+    mpiReplicaSpecs: Record<"Launcher" | "Worker", { replicas: number; template: V1PodTemplateSpec }>;
+  };
+}
+
+export function renderMpiJob(event: BaiEvent, d: Descriptor, o: RenderOptions): MpiJob {
+  const labels = actionLabels(event, d);
+  const template = podTemplate(labels, d, o);
+  return {
+    apiVersion: "kubeflow.org/v1",
+    kind: "MPIJob",
+    metadata: { name: jobName(event.action_id), namespace: o.namespace, labels },
+    spec: {
+      slotsPerWorker: 1,
+      runPolicy: {
+        backoffLimit: 0,
+        activeDeadlineSeconds: d.resources?.deadlineSeconds ?? JOB_LIMITS.deadlineSeconds,
+      },
+      mpiReplicaSpecs: {
+        Launcher: { replicas: 1, template },
+        Worker: { replicas: d.instances, template },
       },
     },
   };

@@ -4,8 +4,12 @@
  */
 import * as k8s from "@kubernetes/client-node";
 
+/** What a cancel deletes by label, as BAI does: jobs, cronjobs, mpijobs, configmaps, rolebindings, services. */
+export const CANCEL_KINDS = ["Job", "CronJob", "MPIJob", "ConfigMap", "RoleBinding", "Service"] as const;
+export type Kind = (typeof CANCEL_KINDS)[number];
+
 export interface ObjectRef {
-  kind: "Job" | "CronJob";
+  kind: Kind;
   name: string;
 }
 
@@ -14,8 +18,12 @@ export interface BatchClient {
   createJob(job: k8s.V1Job): Promise<boolean>;
   /** Creates the CronJob; `false` when one of that name already exists. */
   createCronJob(cronJob: k8s.V1CronJob): Promise<boolean>;
+  /** Creates a Service or an MPIJob; `false` when one of that name already exists. */
+  createObject(kind: "Service" | "MPIJob", body: object): Promise<boolean>;
   listJobs(labelSelector: string): Promise<k8s.V1Job[]>;
   listCronJobs(labelSelector: string): Promise<k8s.V1CronJob[]>;
+  /** Names of the objects of `kind` matching the selector (none when the kind is not installed). */
+  listNames(kind: Kind, labelSelector: string): Promise<string[]>;
   /** Reads a Job by name; undefined when absent. */
   getJob(name: string): Promise<k8s.V1Job | undefined>;
   /** Deletes with its pods (background propagation); `false` when it was already gone. */
@@ -54,14 +62,61 @@ export function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** BAI's MPIJob (kubeflow.org/v1), as mock-infra/crds/mpijob.yaml serves it. */
+const MPIJOB = { group: "kubeflow.org", version: "v1", plural: "mpijobs" };
+
 export class KubeBatch implements BatchClient {
   private readonly batch: k8s.BatchV1Api;
+  private readonly core: k8s.CoreV1Api;
+  private readonly rbac: k8s.RbacAuthorizationV1Api;
+  private readonly custom: k8s.CustomObjectsApi;
 
   constructor(
     kc: k8s.KubeConfig,
     readonly namespace: string,
   ) {
     this.batch = kc.makeApiClient(k8s.BatchV1Api);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  async createObject(kind: "Service" | "MPIJob", body: object): Promise<boolean> {
+    return this.create(() =>
+      kind === "Service"
+        ? this.core.createNamespacedService({ namespace: this.namespace, body: body as k8s.V1Service })
+        : this.custom.createNamespacedCustomObject({ ...MPIJOB, namespace: this.namespace, body }),
+    );
+  }
+
+  async listNames(kind: Kind, labelSelector: string): Promise<string[]> {
+    const q = { namespace: this.namespace, labelSelector };
+    const names = (items: { metadata?: { name?: string } }[]): string[] =>
+      items.map((i) => i.metadata?.name ?? "").filter((n) => n !== "");
+    try {
+      switch (kind) {
+        case "Job":
+          return names((await this.batch.listNamespacedJob(q)).items);
+        case "CronJob":
+          return names((await this.batch.listNamespacedCronJob(q)).items);
+        case "ConfigMap":
+          return names((await this.core.listNamespacedConfigMap(q)).items);
+        case "Service":
+          return names((await this.core.listNamespacedService(q)).items);
+        case "RoleBinding":
+          return names((await this.rbac.listNamespacedRoleBinding(q)).items);
+        case "MPIJob": {
+          const list = (await this.custom.listNamespacedCustomObject({ ...MPIJOB, ...q })) as {
+            items?: { metadata?: { name?: string } }[];
+          };
+          return names(list.items ?? []);
+        }
+      }
+    } catch (e) {
+      // A cluster without the MPIJob CRD has none to delete.
+      if (kind === "MPIJob" && statusCode(e) === 404) return [];
+      throw e;
+    }
   }
 
   async createJob(body: k8s.V1Job): Promise<boolean> {
@@ -93,7 +148,11 @@ export class KubeBatch implements BatchClient {
     const req = { name: ref.name, namespace: this.namespace, propagationPolicy: "Background" };
     try {
       if (ref.kind === "Job") await this.batch.deleteNamespacedJob(req);
-      else await this.batch.deleteNamespacedCronJob(req);
+      else if (ref.kind === "CronJob") await this.batch.deleteNamespacedCronJob(req);
+      else if (ref.kind === "ConfigMap") await this.core.deleteNamespacedConfigMap(req);
+      else if (ref.kind === "Service") await this.core.deleteNamespacedService(req);
+      else if (ref.kind === "RoleBinding") await this.rbac.deleteNamespacedRoleBinding(req);
+      else await this.custom.deleteNamespacedCustomObject({ ...MPIJOB, ...req });
       return true;
     } catch (e) {
       if (statusCode(e) === 404) return false;

@@ -27,6 +27,34 @@ function kafkaLogCreator(log: Logger) {
     };
 }
 
+/**
+ * The image this executor runs (CRON_JOB_IMAGE, else its own pod's): the image of the cron-job
+ * component its CronJobs run. Undefined (logged) when it cannot be told: CronJobs then run the
+ * benchmark themselves.
+ */
+async function ownImage(
+  kc: k8s.KubeConfig,
+  podName: string | undefined,
+  log: Logger,
+): Promise<string | undefined> {
+  const explicit = process.env.CRON_JOB_IMAGE?.trim();
+  if (explicit) return explicit;
+  const namespace = process.env.POD_NAMESPACE?.trim();
+  if (!podName || !namespace) {
+    log.warn("POD_NAME or POD_NAMESPACE unset: scheduled runs start without the cron-job component");
+    return undefined;
+  }
+  try {
+    const pod = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedPod({ name: podName, namespace });
+    return pod.spec?.containers?.[0]?.image;
+  } catch (e) {
+    log.warn("could not read the executor's own pod: scheduled runs start without the cron-job component", {
+      error: String(e),
+    });
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -75,14 +103,15 @@ async function main(): Promise<void> {
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   const sender = { svc: SERVICE, version: VERSION, node: config.nodeName ?? os.hostname() };
+  const cronImage = await ownImage(kc, config.podName, log);
   const executor = new Executor(
     new KubeBatch(kc, config.namespace),
     {
       send: async (topic, event) => {
-        await producer.send({ topic, messages: [{ key: event.action_id, value: JSON.stringify(event) }] });
+        await producer.send({ topic, messages: [{ key: event.client_id, value: JSON.stringify(event) }] });
       },
     },
-    config,
+    { ...config, ...(cronImage ? { cronJob: { image: cronImage, brokers: config.brokers } } : {}) },
     sender,
     log,
   );

@@ -252,14 +252,15 @@ export class EventBuilder {
       scripts?: FileSystemObject[];
     } = {},
   ): FetcherEvent {
-    const doc = o.descriptor ?? "";
+    const source = o.descriptor ?? "";
     return this.envelope<FetcherPayload>(
       this.topics.fetcher,
       {
         toml: {
           contents: o.contents ?? {},
-          doc,
-          sha1: sha1(doc),
+          // As BAI's front end sends it: the TOML file base64-encoded, and the SHA-1 of the file.
+          doc: Buffer.from(source, "utf8").toString("base64"),
+          sha1: sha1(source),
           descriptor_filename: "descriptor.toml",
           verified: true,
         },
@@ -358,6 +359,88 @@ export const responseTo =
       sub?.message_id === cmd.message_id || (sub?.message_id === undefined && e.action_id === cmd.action_id)
     );
   };
+
+// --- descriptors, as BAI's users write them ---------------------------------------------------
+
+/** What a benchmark needs besides BAI's required fields (see `descriptor`). */
+export interface DescriptorOptions {
+  /** `[ml] benchmark_code`: a shell command; absent keeps the image's entrypoint. */
+  command?: string;
+  /** `[env] docker_image`. */
+  image: string;
+  /** `[info] scheduling`: "single_run" (default) or a cron schedule. */
+  schedule?: string;
+  /** `[hardware] strategy` (default single_node). */
+  strategy?: "single_node" | "horovod" | "inference";
+  /** `[hardware] instance_type` (default "local": no node selector). */
+  instanceType?: string;
+  /** `[info] execution_engine` (default: absent, i.e. "default"). */
+  engine?: string;
+  /** `[info.labels]`. */
+  labels?: Record<string, string>;
+  description?: string;
+  /** More sections or keys, merged over the rest (e.g. `{ server: {...} }` for inference). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * A descriptor BAI's executor accepts (`spec_version`, `[info] description`, `[hardware]
+ * instance_type`, `[env] docker_image` are what its parser requires): `{ descriptor, contents }`
+ * for `bai.events.fetcher(...)`, the TOML text and the same as a table.
+ */
+export function descriptor(o: DescriptorOptions): { descriptor: string; contents: Record<string, unknown> } {
+  const contents: Record<string, unknown> = {
+    spec_version: "0.1.0",
+    info: {
+      description: o.description ?? "inception suite benchmark",
+      scheduling: o.schedule ?? "single_run",
+      ...(o.engine !== undefined ? { execution_engine: o.engine } : {}),
+      ...(o.labels ? { labels: o.labels } : {}),
+    },
+    hardware: { instance_type: o.instanceType ?? "local", strategy: o.strategy ?? "single_node" },
+    env: { docker_image: o.image },
+    ...(o.command !== undefined ? { ml: { benchmark_code: o.command } } : {}),
+  };
+  for (const [k, v] of Object.entries(o.extra ?? {})) {
+    contents[k] = isObject(v) && isObject(contents[k]) ? { ...contents[k], ...v } : v;
+  }
+  return { descriptor: toToml(contents), contents };
+}
+
+/**
+ * TOML as BAI's tools write it: top-level keys first, then a `[section]` per table (dotted for
+ * nested ones) and `[[section]]` per table of an array of tables; strings as basic strings.
+ */
+export function toToml(table: Record<string, unknown>): string {
+  const out: string[] = [];
+  const value = (v: unknown): string => {
+    if (typeof v === "string") return JSON.stringify(v); // JSON's escapes are TOML's basic-string escapes
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    if (Array.isArray(v)) return `[${v.map(value).join(", ")}]`;
+    if (isObject(v))
+      return `{ ${Object.entries(v)
+        .map(([k, x]) => `${key(k)} = ${value(x)}`)
+        .join(", ")} }`;
+    throw new Error(`toToml: cannot write ${String(v)}`);
+  };
+  const key = (k: string): string => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+  const isTableArray = (v: unknown): v is Record<string, unknown>[] =>
+    Array.isArray(v) && v.length > 0 && v.every(isObject);
+  const section = (path: string[], t: Record<string, unknown>, header: string | undefined): void => {
+    const entries = Object.entries(t);
+    const plain = entries.filter(([, v]) => !isObject(v) && !isTableArray(v));
+    if (header !== undefined) out.push(header);
+    for (const [k, v] of plain) out.push(`${key(k)} = ${value(v)}`);
+    if (header !== undefined || plain.length > 0) out.push("");
+    for (const [k, v] of entries) {
+      const p = [...path, key(k)];
+      if (isObject(v)) section(p, v, `[${p.join(".")}]`);
+      else if (isTableArray(v)) for (const item of v) section(p, item, `[[${p.join(".")}]]`);
+    }
+  };
+  section([], table, undefined);
+  return out.join("\n");
+}
 
 function sha1(s: string): string {
   return createHash("sha1").update(s).digest("hex");

@@ -1,18 +1,36 @@
-// An event the executor cannot run is answered with status ERROR naming the problem, and nothing
+// A descriptor BAI's parser refuses is answered with status ERROR naming the problem, and nothing
 // is created in the cluster.
 import { expect } from "chai";
 import { byAction, harness, kube } from "@inception/harness";
-import { bai, statusOf, StatusEvent } from "@inception/harness/profiles/bai";
-import { benchmark, toToml } from "./support";
+import { bai, statusOf, StatusEvent, toToml } from "@inception/harness/profiles/bai";
+import { benchmark } from "./support";
 
 const h = harness(bai);
+
+/** A descriptor without one of the fields BAI requires. */
+function without(section: string, key?: string): { descriptor: string; contents: Record<string, unknown> } {
+  const { contents } = benchmark({ command: "echo never" });
+  if (key === undefined) delete contents[section];
+  else delete (contents[section] as Record<string, unknown>)[key];
+  return { descriptor: toToml(contents), contents };
+}
 
 describe("executor: invalid event", () => {
   const cases = [
     {
+      name: "a descriptor without spec_version",
+      descriptor: () => without("spec_version"),
+      reason: /spec_version/,
+    },
+    {
+      name: "a descriptor without hardware.instance_type",
+      descriptor: () => without("hardware", "instance_type"),
+      reason: /instance_type/,
+    },
+    {
       name: "a descriptor without an image",
-      descriptor: () => ({ descriptor: toToml({ info: { description: "no image" } }) }),
-      reason: /image/,
+      descriptor: () => without("env", "docker_image"),
+      reason: /docker_image/,
     },
     {
       name: "a schedule that is not cron",

@@ -1,11 +1,13 @@
 /**
  * What the executor suite's tests share: the image their benchmark Jobs run and the descriptors
- * they send (as BAI's fetcher did: the TOML source and its parsed table).
+ * they send (as BAI's fetcher did: the TOML source, base64 in `doc`, and its parsed table).
  *
  * JOB_IMAGE must already be in the cluster's nodes — the Jobs use imagePullPolicy IfNotPresent and
  * nothing can be pulled here — and have /bin/sh, echo and sleep. Default: inception/node:24 (the
  * Debian-based image the suite and service images build on).
  */
+import { descriptor, DescriptorOptions } from "@inception/harness/profiles/bai";
+
 export const JOB_IMAGE = process.env.JOB_IMAGE?.trim() || "inception/node:24";
 
 /** Time for a Job's pod to be scheduled, started and finished on a busy two-core kind cluster. */
@@ -15,32 +17,10 @@ export const POD_TIMEOUT_MS = 90_000;
  *  otherwise, and its pod would linger for the 30 s grace period after a cancel). */
 export const SLEEP_60 = "trap 'exit 143' TERM; sleep 60 & wait";
 
-export interface DescriptorOptions {
-  /** Shell command of the benchmark container. */
-  command: string;
-  /** A cron schedule; default a single run. */
-  schedule?: string;
-  image?: string;
-}
-
-/** `{ descriptor, contents }` for `bai.events.fetcher(...)`: the TOML and the same as a table. */
-export function benchmark(o: DescriptorOptions): { descriptor: string; contents: Record<string, unknown> } {
-  const contents = {
-    info: { description: "inception executor suite", scheduling: o.schedule ?? "single_run" },
-    env: { docker_image: o.image ?? JOB_IMAGE },
-    ml: { command: o.command },
-  };
-  return { descriptor: toToml(contents), contents };
-}
-
-/** TOML of a table of tables of strings (JSON string escapes are valid TOML basic strings). */
-export function toToml(t: Record<string, Record<string, string>>): string {
-  return Object.entries(t)
-    .map(
-      ([section, kv]) =>
-        `[${section}]\n${Object.entries(kv)
-          .map(([k, v]) => `${k} = ${JSON.stringify(v)}\n`)
-          .join("")}`,
-    )
-    .join("\n");
+/** `{ descriptor, contents }` for `bai.events.fetcher(...)`: a descriptor BAI's executor accepts. */
+export function benchmark(o: Omit<DescriptorOptions, "image"> & { image?: string }): {
+  descriptor: string;
+  contents: Record<string, unknown>;
+} {
+  return descriptor({ description: "inception executor suite", ...o, image: o.image ?? JOB_IMAGE });
 }

@@ -13,6 +13,7 @@ import {
 } from "../../../services/executor/src/executor";
 import {
   ANNOTATION_SOURCE_EVENT,
+  MpiJob,
   idProblems,
   renderCronJob,
   renderJob,
@@ -21,8 +22,11 @@ import { memoryLogger } from "../../../services/executor/src/log";
 import { FakeBatch, RecordingPublisher } from "./fakes";
 
 const T = DEFAULT_TOPICS;
-const RUN = `[env]\ndocker_image = "busybox:1.36"\n[ml]\ncommand = "echo hi"\n`;
-const SCHEDULED = `${RUN}[info]\nscheduling = "*/1 * * * *"\n`;
+// BAI's minimal descriptor: every field its parser requires.
+const BAI_MIN = `spec_version = "0.1.0"\n[hardware]\ninstance_type = "local"\n[env]\ndocker_image = "busybox:1.36"\n[ml]\nbenchmark_code = "echo hi"\n`;
+const RUN = `${BAI_MIN}[info]\ndescription = "a run"\n`;
+const SCHEDULED = `${BAI_MIN}[info]\ndescription = "a schedule"\nscheduling = "*/1 * * * *"\n`;
+const D = { strategy: "single_node", labels: {}, instances: 2 } as const;
 
 function setup(settings: Partial<ExecutorSettings> = {}) {
   const batch = new FakeBatch();
@@ -48,10 +52,10 @@ describe("executor: job rendering", () => {
     const e = events.fetcher({ actionId: "a-1", clientId: "c-1" });
     const job = renderJob(
       e,
-      { image: "img:1", command: ["sh", "-c", "x"], env: { A: "1" }, instanceType: "local" },
+      { ...D, image: "img:1", command: ["sh", "-c", "x"], env: { A: "1" }, instanceType: "local" },
       { namespace: "ns", nodeSelector: { "node.type": "bai-worker" }, ttlSecondsAfterFinished: 600 },
     );
-    const labels = { "action-id": "a-1", "client-id": "c-1", "created-by": "executor" };
+    const labels = { app: "benchmark-ai", "action-id": "a-1", "client-id": "c-1", "created-by": "executor" };
     expect(job.metadata).to.deep.equal({ name: "b-a-1", namespace: "ns", labels });
     expect(job.spec).to.deep.include({ backoffLimit: 0, ttlSecondsAfterFinished: 600 });
     const pod = job.spec!.template;
@@ -72,8 +76,8 @@ describe("executor: job rendering", () => {
   it("runs every benchmark restricted: non-root, no escalation, no capabilities, limits and a deadline", () => {
     const e = events.fetcher({ actionId: "a-r" });
     for (const spec of [
-      renderJob(e, { image: "i", env: {} }, { namespace: "ns" }).spec!,
-      renderCronJob(e, { image: "i", schedule: "@hourly", env: {} }, { namespace: "ns" }, "{}").spec!
+      renderJob(e, { ...D, image: "i", env: {} }, { namespace: "ns" }).spec!,
+      renderCronJob(e, { ...D, image: "i", schedule: "@hourly", env: {} }, { namespace: "ns" }, "{}").spec!
         .jobTemplate.spec!,
     ]) {
       expect(spec.activeDeadlineSeconds).to.equal(3600);
@@ -100,7 +104,7 @@ describe("executor: job rendering", () => {
   it("labels a run with a parent action with parent-action-id too", () => {
     const job = renderJob(
       events.fetcher({ actionId: "a-2", parentActionId: "a-p" }),
-      { image: "i", env: {} },
+      { ...D, image: "i", env: {} },
       { namespace: "n" },
     );
     expect(job.metadata!.labels).to.include({ "action-id": "a-2", "parent-action-id": "a-p" });
@@ -111,17 +115,22 @@ describe("executor: job rendering", () => {
     const e = events.fetcher({ actionId: "a-3", clientId: "c-3" });
     const cj = renderCronJob(
       e,
-      { image: "i", schedule: "*/1 * * * *", env: {} },
+      { ...D, image: "i", schedule: "*/1 * * * *", env: {} },
       { namespace: "ns" },
       "{src}",
     );
     expect(cj.metadata).to.deep.equal({
       name: "b-a-3",
       namespace: "ns",
-      labels: { "action-id": "a-3", "client-id": "c-3", "created-by": "executor" },
+      labels: { app: "benchmark-ai", "action-id": "a-3", "client-id": "c-3", "created-by": "executor" },
     });
     expect(cj.spec).to.deep.include({ schedule: "*/1 * * * *", concurrencyPolicy: "Forbid" });
-    const runLabels = { "parent-action-id": "a-3", "client-id": "c-3", "created-by": "executor" };
+    const runLabels = {
+      app: "benchmark-ai",
+      "parent-action-id": "a-3",
+      "client-id": "c-3",
+      "created-by": "executor",
+    };
     expect(cj.spec!.jobTemplate.metadata).to.deep.equal({
       labels: runLabels,
       annotations: { [ANNOTATION_SOURCE_EVENT]: "{src}" },
@@ -152,7 +161,7 @@ describe("executor: fetcher events", () => {
     const { batch, pub, executor, events } = setup();
     const e = events.fetcher({ descriptor: RUN });
     await executor.onFetcherMessage(bytes(e));
-    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, T.executor, `${T.status}:SUCCEEDED`]);
+    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:SUCCEEDED`, T.executor]);
     expect(batch.jobs.map((j) => j.metadata!.name)).to.deep.equal([`b-${e.action_id}`]);
     const out = pub.on(T.executor)[0] as ExecutorEvent;
     expect(out).to.include({ action_id: e.action_id, client_id: e.client_id, type: T.executor });
@@ -164,7 +173,94 @@ describe("executor: fetcher events", () => {
     expect(out.payload.toml).to.deep.equal(e.payload.toml);
     const done = pub.on(T.status)[1] as StatusEvent;
     expect(done.action_id).to.equal(e.action_id);
-    expect(done.payload.src_event).to.deep.equal(e);
+    // As BAI: SUCCEEDED is about the executor event, and a status starts its own visited.
+    expect(done.payload.src_event).to.deep.equal(out);
+    expect(done.visited.map((v) => v.svc)).to.deep.equal(["executor"]);
+    expect(out.visited.map((v) => v.svc)).to.deep.equal([...e.visited.map((v) => v.svc), "executor"]);
+  });
+
+  it("horovod: an MPIJob b-<id> with a launcher and num_instances workers, labelled like a Job", async () => {
+    const { batch, pub, executor, events } = setup();
+    const doc = RUN.replace(
+      'instance_type = "local"',
+      'instance_type = "local"\nstrategy = "horovod"\n[hardware.distributed]\nnum_instances = 3',
+    );
+    const e = events.fetcher({ descriptor: doc, actionId: "Hv-1" });
+    await executor.onFetcherMessage(bytes(e));
+    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:SUCCEEDED`, T.executor]);
+    expect(batch.jobs).to.have.length(0);
+    const [mpi] = batch.others;
+    expect(mpi).to.deep.include({ kind: "MPIJob" });
+    const body = mpi.body as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: MpiJob["spec"];
+    };
+    expect(body.metadata.name).to.equal("b-hv-1");
+    expect(body.metadata.labels).to.include({
+      app: "benchmark-ai",
+      "action-id": "Hv-1",
+      "created-by": "executor",
+    });
+    expect(body.spec.mpiReplicaSpecs.Launcher.replicas).to.equal(1);
+    expect(body.spec.mpiReplicaSpecs.Worker.replicas).to.equal(3);
+  });
+
+  it("inference: server Job is-b-<id>, its Service, then the client Job b-<id> told where the server is", async () => {
+    const { batch, pub, executor, events } = setup();
+    const doc =
+      RUN.replace('instance_type = "local"', 'instance_type = "local"\nstrategy = "inference"') +
+      '[server.hardware]\ninstance_type = "local"\n[server.env]\ndocker_image = "srv:1"\nports = [8080]\nstart_command = "serve"\n';
+    const e = events.fetcher({ descriptor: doc, actionId: "inf-1" });
+    await executor.onFetcherMessage(bytes(e));
+    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:SUCCEEDED`, T.executor]);
+    expect(batch.calls.filter((c) => c.startsWith("create"))).to.deep.equal([
+      "createJob is-b-inf-1",
+      "create Service is-b-inf-1",
+      "createJob b-inf-1",
+    ]);
+    const [server, client] = batch.jobs;
+    expect(server.spec!.template.spec!.containers[0]).to.deep.include({
+      image: "srv:1",
+      command: ["/bin/sh", "-c", "serve"],
+    });
+    expect(server.spec!.template.metadata!.labels).to.include({ "inference-server-name": "is-b-inf-1" });
+    expect(client.spec!.template.spec!.containers[0].env).to.deep.include.members([
+      { name: "INFERENCE_SERVER_HOST", value: "is-b-inf-1.ns" },
+      { name: "INFERENCE_SERVER_PORT", value: "8080" },
+    ]);
+    const service = batch.others[0].body as { spec: { selector: object; ports: { port: number }[] } };
+    expect(service.spec.selector).to.deep.equal({ "inference-server-name": "is-b-inf-1" });
+    expect(service.spec.ports.map((p) => p.port)).to.deep.equal([8080]);
+    expect((pub.on(T.executor)[0] as ExecutorEvent).payload.job.id).to.equal("b-inf-1");
+  });
+
+  it("an action id in upper case: the Job is b- + the id in lower case, labels keep the id", async () => {
+    const { batch, executor, events } = setup();
+    await executor.onFetcherMessage(bytes(events.fetcher({ descriptor: RUN, actionId: "AbC-1" })));
+    expect(batch.jobs[0].metadata).to.deep.include({ name: "b-abc-1" });
+    expect(batch.jobs[0].metadata!.labels).to.include({ "action-id": "AbC-1" });
+  });
+
+  it("another execution engine's event: nothing sent, nothing created", async () => {
+    const { batch, pub, executor, events } = setup();
+    const doc = RUN.replace("[info]\n", '[info]\nexecution_engine = "aws.sagemaker"\n');
+    await executor.onFetcherMessage(bytes(events.fetcher({ descriptor: doc })));
+    expect(pub.sent).to.deep.equal([]);
+    expect(batch.calls).to.deep.equal([]);
+    // "kubernetes" is this executor's other name (as BAI registers it), but not a value BAI's schema allows.
+    await executor.onFetcherMessage(
+      bytes(events.fetcher({ descriptor: doc.replace("aws.sagemaker", "kubernetes") })),
+    );
+    expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:ERROR`]);
+  });
+
+  it("[info.labels] label every object made for the action", async () => {
+    const { batch, executor, events } = setup();
+    await executor.onFetcherMessage(
+      bytes(events.fetcher({ descriptor: `${RUN}[info.labels]\nteam = "perf"\n` })),
+    );
+    expect(batch.jobs[0].metadata!.labels).to.include({ team: "perf", app: "benchmark-ai" });
+    expect(batch.jobs[0].spec!.template.metadata!.labels).to.include({ team: "perf" });
   });
 
   it("with EXECUTOR_FAULT=drop-executor-event: the job and SUCCEEDED, but no executor event", async () => {
@@ -182,7 +278,9 @@ describe("executor: fetcher events", () => {
     expect(pub.summary()).to.deep.equal([`${T.status}:PENDING`, `${T.status}:SUCCEEDED`]);
     expect(batch.jobs).to.have.length(0);
     expect(batch.cronJobs.map((c) => c.metadata!.name)).to.deep.equal([`b-${e.action_id}`]);
-    expect(statuses(pub)[1].message).to.match(/CronJob .* created \(schedule "\*\/1 \* \* \* \*"\)/);
+    expect(statuses(pub)[1].message).to.equal(
+      `Scheduled benchmark successfully submitted with job id b-${e.action_id}`,
+    );
   });
 
   it("reports each run of a schedule: executor event and SUCCEEDED with parent_action_id", async () => {
@@ -196,7 +294,7 @@ describe("executor: fetcher events", () => {
       spec: tpl.spec,
     };
     expect(await executor.onScheduledRun(run)).to.equal(true);
-    expect(pub.summary()).to.deep.equal([T.executor, `${T.status}:SUCCEEDED`]);
+    expect(pub.summary()).to.deep.equal([`${T.status}:SUCCEEDED`, T.executor]);
     for (const out of pub.sent.map((s) => s.event)) {
       expect(out).to.include({
         action_id: `${e.action_id}-29412345`,
@@ -227,8 +325,8 @@ describe("executor: fetcher events", () => {
     ["no descriptor", (b: EventBuilder) => b.fetcher(), /neither contents nor doc/],
     [
       "a descriptor without image",
-      (b: EventBuilder) => b.fetcher({ descriptor: "[ml]\ncommand='x'" }),
-      /image is missing/,
+      (b: EventBuilder) => b.fetcher({ descriptor: "[ml]\nbenchmark_code='x'" }),
+      /spec_version: missing value for a required field/,
     ],
     ["TOML it cannot read", (b: EventBuilder) => b.fetcher({ descriptor: "[ml\n" }), /TOML line 1/],
     [
@@ -303,23 +401,63 @@ describe("executor: cancel", () => {
 
   const answer = (pub: RecordingPublisher) => (pub.on(T.cmdReturn)[0] as CommandResponseEvent).payload;
 
-  it("deletes the action's Job, answers 0 and sends CANCELED for the action", async () => {
+  it("deletes the action's Job: SUCCEEDED for the action, then CMD_RETURN 0 (BAI's words)", async () => {
     const { batch, pub, executor, events, single } = await withRuns();
-    const cmd = events.command("cancel", { target_action_id: single.action_id });
+    const cmd = events.command(
+      "cancel",
+      { target_action_id: single.action_id },
+      { clientId: single.client_id },
+    );
     await executor.onCommandMessage(bytes(cmd));
-    expect(pub.summary()).to.deep.equal([`${T.status}:CANCELED`, `${T.cmdReturn}:rc=0`]);
-    expect(answer(pub)).to.deep.include({ return_code: 0, cmd_submit: cmd });
+    expect(pub.summary()).to.deep.equal([`${T.status}:SUCCEEDED`, `${T.cmdReturn}:rc=0`]);
+    expect(answer(pub)).to.deep.include({
+      return_code: 0,
+      message: "Cancel command processed successfully",
+      cmd_submit: cmd,
+    });
     expect(answer(pub).return_value).to.deep.equal({
       deleted: [{ kind: "Job", name: `b-${single.action_id}` }],
     });
-    expect(pub.on(T.status)[0].action_id).to.equal(single.action_id);
+    const done = pub.on(T.status)[0] as StatusEvent;
+    expect(done.action_id).to.equal(single.action_id);
+    expect(done.payload.message).to.match(/^Execution successfully cancelled\.\.\./);
     expect(batch.jobs.map((j) => j.metadata!.name)).to.not.include(`b-${single.action_id}`);
     expect(batch.jobs).to.have.length(2);
   });
 
+  it("deletes every kind BAI deletes by label: MPIJobs, ConfigMaps, RoleBindings, Services too", async () => {
+    const { batch, pub, executor, events, single } = await withRuns();
+    const labels = { "action-id": single.action_id, "client-id": single.client_id, "created-by": "executor" };
+    for (const kind of ["MPIJob", "ConfigMap", "RoleBinding", "Service"] as const)
+      batch.others.push({ kind, metadata: { name: `b-${single.action_id}`, labels } });
+    batch.others.push({
+      kind: "Service",
+      metadata: { name: "other", labels: { ...labels, "action-id": "x" } },
+    });
+    await executor.onCommandMessage(
+      bytes(events.command("cancel", [single.action_id], { clientId: single.client_id })),
+    );
+    expect(answer(pub).return_code).to.equal(0);
+    expect(batch.others.map((o) => o.metadata.name)).to.deep.equal(["other"]);
+  });
+
+  it("scoped to the command's client: another client's cancel finds nothing (1) and deletes nothing", async () => {
+    const { batch, pub, executor, events, single } = await withRuns();
+    await executor.onCommandMessage(
+      bytes(events.command("cancel", { target_action_id: single.action_id }, { clientId: "someone-else" })),
+    );
+    expect(pub.summary()).to.deep.equal([`${T.cmdReturn}:rc=1`]);
+    expect(answer(pub).message).to.equal(
+      `Cancel command failed: No resources found for '${single.action_id}'`,
+    );
+    expect(batch.jobs).to.have.length(3);
+  });
+
   it("without cascade, a schedule's CronJob goes and its runs stay", async () => {
     const { batch, pub, executor, events, sched } = await withRuns();
-    await executor.onCommandMessage(bytes(events.command("cancel", { target_action_id: sched.action_id })));
+    await executor.onCommandMessage(
+      bytes(events.command("cancel", { target_action_id: sched.action_id }, { clientId: sched.client_id })),
+    );
     expect(answer(pub).return_code).to.equal(0);
     expect(batch.cronJobs).to.have.length(0);
     expect(batch.jobs).to.have.length(3);
@@ -328,51 +466,65 @@ describe("executor: cancel", () => {
   it("with cascade, the runs (parent-action-id) go too", async () => {
     const { batch, pub, executor, events, sched, single } = await withRuns();
     await executor.onCommandMessage(
-      bytes(events.command("cancel", { target_action_id: sched.action_id, cascade: "true" })),
+      bytes(
+        events.command(
+          "cancel",
+          { target_action_id: sched.action_id, cascade: "true" },
+          { clientId: sched.client_id },
+        ),
+      ),
     );
     expect(answer(pub).return_code).to.equal(0);
-    expect(answer(pub).message).to.match(/deleted CronJob b-.*, Job b-.*-1, Job b-.*-2/);
+    expect(pub.on(T.status)[0].payload).to.deep.include({ status: "SUCCEEDED" });
     expect(batch.cronJobs).to.have.length(0);
     expect(batch.jobs.map((j) => j.metadata!.name)).to.deep.equal([`b-${single.action_id}`]);
   });
 
-  it("cancels one run of a schedule by its own action id", async () => {
+  it("with cascade and no runs yet: BAI's answer 1 (its runs are what a cascade must find)", async () => {
     const { batch, pub, executor, events, sched } = await withRuns();
-    await executor.onCommandMessage(bytes(events.command("cancel", [`${sched.action_id}-1`])));
-    expect(answer(pub).return_code).to.equal(0);
-    expect(batch.jobs.map((j) => j.metadata!.name)).to.not.include(`b-${sched.action_id}-1`);
-    expect(batch.jobs).to.have.length(2);
+    batch.jobs = batch.jobs.filter((j) => !j.metadata?.labels?.["parent-action-id"]);
+    await executor.onCommandMessage(
+      bytes(events.command("cancel", [sched.action_id, "--cascade"], { clientId: sched.client_id })),
+    );
+    expect(pub.summary()).to.deep.equal([`${T.cmdReturn}:rc=1`]);
+    expect(batch.cronJobs).to.have.length(0);
   });
 
-  it("nothing to cancel: return code 1 with a message, no CANCELED", async () => {
+  it("nothing to cancel: return code 1 with BAI's message, no status", async () => {
     const { pub, executor, events } = await withRuns();
     await executor.onCommandMessage(bytes(events.command("cancel", { target_action_id: "a-unknown" })));
     expect(pub.summary()).to.deep.equal([`${T.cmdReturn}:rc=${RC.NOT_FOUND}`]);
-    expect(answer(pub).message).to.equal("nothing to cancel: no Job or CronJob of action a-unknown");
+    expect(answer(pub).message).to.equal("Cancel command failed: No resources found for 'a-unknown'");
   });
 
-  it("bad arguments, unknown commands, API failures: non-zero with a message", async () => {
+  it("an unknown command is not answered (BAI leaves it to another service)", async () => {
+    const { pub, log, executor, events } = await withRuns();
+    await executor.onCommandMessage(bytes(events.command("reboot")));
+    expect(pub.sent).to.deep.equal([]);
+    expect(log.lines.some((l) => String(l.msg).includes("dropped unanswered"))).to.equal(true);
+  });
+
+  it("bad arguments: 2; API failures: FAILED for the target and 1", async () => {
     const { batch, pub, executor, events } = await withRuns();
     await executor.onCommandMessage(bytes(events.command("cancel")));
     await executor.onCommandMessage(bytes(events.command("cancel", { target_action_id: "x y" })));
-    await executor.onCommandMessage(bytes(events.command("reboot")));
     batch.failWith = new ApiException(500, "boom", "{}", {});
     await executor.onCommandMessage(bytes(events.command("cancel", ["a-1"])));
     await executor.onCommandMessage(
       JSON.stringify({ action_id: "a-9", message_id: "m", client_id: "c", payload: {} }),
     );
-    expect(pub.on(T.cmdReturn).map((e) => (e as CommandResponseEvent).payload.return_code)).to.deep.equal([
-      RC.INVALID,
-      RC.INVALID,
-      RC.UNKNOWN_COMMAND,
-      RC.FAILED,
-      RC.INVALID,
+    expect(pub.summary()).to.deep.equal([
+      `${T.cmdReturn}:rc=2`,
+      `${T.cmdReturn}:rc=2`,
+      `${T.status}:FAILED`,
+      `${T.cmdReturn}:rc=1`,
+      `${T.cmdReturn}:rc=2`,
     ]);
     const messages = pub.on(T.cmdReturn).map((e) => (e as CommandResponseEvent).payload.message);
-    expect(messages[0]).to.match(/cancel needs the action id/);
-    expect(messages[2]).to.match(/unknown command "reboot"/);
-    expect(messages[3]).to.match(/cancel a-1 failed: Kubernetes API 500/);
-    expect(messages[4]).to.match(/payload.command: must be a non-empty string/);
+    expect(messages[0]).to.match(/Cancel command failed: Invalid args cancel needs the action id/);
+    expect(messages[2]).to.match(/Cancel command failed: Kubernetes API 500/);
+    expect(messages[3]).to.match(/payload.command: must be a non-empty string/);
+    expect(pub.on(T.status)[0].action_id).to.equal("a-1");
   });
 
   it("reads BAI's args and a list form", () => {

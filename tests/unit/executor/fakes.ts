@@ -2,7 +2,7 @@
 import type { V1CronJob, V1Job } from "@kubernetes/client-node";
 import type { Publisher } from "../../../services/executor/src/executor";
 import type { BaiEvent } from "../../../services/executor/src/events";
-import type { BatchClient, ObjectRef } from "../../../services/executor/src/kube";
+import type { BatchClient, Kind, ObjectRef } from "../../../services/executor/src/kube";
 
 type Obj = { metadata?: { name?: string; labels?: Record<string, string> } };
 
@@ -17,6 +17,8 @@ export function matches(selector: string, labels: Record<string, string> = {}): 
 export class FakeBatch implements BatchClient {
   jobs: V1Job[] = [];
   cronJobs: V1CronJob[] = [];
+  /** MPIJobs, ConfigMaps, RoleBindings, Services: what a cancel deletes besides Jobs and CronJobs. */
+  others: { kind: Kind; metadata: { name: string; labels: Record<string, string> }; body?: object }[] = [];
   calls: string[] = [];
   /** When set, every call rejects with it. */
   failWith: unknown;
@@ -42,6 +44,14 @@ export class FakeBatch implements BatchClient {
     return FakeBatch.add(this.cronJobs, c);
   }
 
+  async createObject(kind: "Service" | "MPIJob", body: object): Promise<boolean> {
+    const o = body as { metadata: { name: string; labels: Record<string, string> } };
+    this.check(`create ${kind} ${o.metadata.name}`);
+    if (this.others.some((x) => x.kind === kind && x.metadata.name === o.metadata.name)) return false;
+    this.others.push({ kind, metadata: o.metadata, body } as FakeBatch["others"][number]);
+    return true;
+  }
+
   async listJobs(sel: string): Promise<V1Job[]> {
     this.check(`listJobs ${sel}`);
     return this.jobs.filter((j) => matches(sel, j.metadata?.labels));
@@ -52,6 +62,17 @@ export class FakeBatch implements BatchClient {
     return this.cronJobs.filter((j) => matches(sel, j.metadata?.labels));
   }
 
+  async listNames(kind: Kind, sel: string): Promise<string[]> {
+    this.check(`list ${kind} ${sel}`);
+    const list: Obj[] =
+      kind === "Job"
+        ? this.jobs
+        : kind === "CronJob"
+          ? this.cronJobs
+          : this.others.filter((o) => o.kind === kind);
+    return list.filter((o) => matches(sel, o.metadata?.labels)).map((o) => o.metadata?.name ?? "");
+  }
+
   async getJob(name: string): Promise<V1Job | undefined> {
     this.check(`getJob ${name}`);
     return this.jobs.find((j) => j.metadata?.name === name);
@@ -59,8 +80,12 @@ export class FakeBatch implements BatchClient {
 
   async delete(ref: ObjectRef): Promise<boolean> {
     this.check(`delete ${ref.kind} ${ref.name}`);
-    const list: Obj[] = ref.kind === "Job" ? this.jobs : this.cronJobs;
-    const i = list.findIndex((o) => o.metadata?.name === ref.name);
+    const list = (
+      ref.kind === "Job" ? this.jobs : ref.kind === "CronJob" ? this.cronJobs : this.others
+    ) as (Obj & { kind?: string })[];
+    const i = list.findIndex(
+      (o) => o.metadata?.name === ref.name && (o.kind === undefined || o.kind === ref.kind),
+    );
     if (i < 0) return false;
     list.splice(i, 1);
     return true;

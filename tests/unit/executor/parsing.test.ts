@@ -1,10 +1,15 @@
 /** The executor's input side: envelopes, descriptors (TOML through smol-toml), settings. */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { expect } from "chai";
-import { EventBuilder } from "../../harness/profiles/bai";
+import { createHash } from "node:crypto";
+import { parse as parseToml } from "smol-toml";
+import { EventBuilder, descriptor } from "../../harness/profiles/bai";
 import { ConfigError, loadConfig } from "../../../services/executor/src/config";
 import {
   DescriptorError,
   descriptorTable,
+  docSource,
   isCron,
   parseDescriptor,
 } from "../../../services/executor/src/descriptor";
@@ -34,6 +39,51 @@ describe("executor: event envelopes", () => {
     const e = new EventBuilder().fetcher({ descriptor: DESCRIPTOR });
     const got = decode(Buffer.from(JSON.stringify(e)));
     expect(got).to.deep.equal(e);
+  });
+
+  it("the harness sends toml.doc as BAI does: the file base64-encoded, sha1 of the file", () => {
+    const { descriptor: doc, contents } = descriptor({ image: "busybox:1.36", command: "echo hi" });
+    const e = new EventBuilder().fetcher({ descriptor: doc, contents });
+    expect(Buffer.from(e.payload.toml.doc, "base64").toString("utf8")).to.equal(doc);
+    expect(e.payload.toml.sha1).to.equal(createHash("sha1").update(doc).digest("hex"));
+    expect(docSource(e.payload.toml.doc)).to.equal(doc);
+    // Plain TOML in doc is read as it is.
+    expect(docSource('a = "b"')).to.equal('a = "b"');
+  });
+
+  it("the harness' descriptors are BAI's: its TOML is its table, and the executor accepts both", () => {
+    const built = descriptor({
+      image: "busybox:1.36",
+      command: 'echo "quoted"\necho two',
+      schedule: "*/5 * * * *",
+      labels: { team: "perf" },
+      extra: {
+        data: {
+          sources: [
+            { src: "s3://a", path: "/a" },
+            { src: "s3://b", path: "/b" },
+          ],
+        },
+        output: { metrics: [{ name: "acc", units: "ratio", pattern: "acc=(\\d+)" }] },
+      },
+    });
+    const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+    expect(plain(parseToml(built.descriptor))).to.deep.equal(built.contents);
+    expect(built.descriptor).to.include("[[data.sources]]").and.include("[info.labels]");
+    const fromDoc = parseDescriptor({
+      toml: { contents: {}, doc: built.descriptor, sha1: "" },
+      datasets: [],
+    });
+    const fromContents = parseDescriptor({
+      toml: { contents: built.contents, doc: "", sha1: "" },
+      datasets: [],
+    });
+    expect(fromDoc).to.deep.equal(fromContents);
+    expect(fromDoc).to.deep.include({
+      schedule: "*/5 * * * *",
+      labels: { team: "perf" },
+      strategy: "single_node",
+    });
   });
 
   for (const [what, value, answerable] of [
@@ -129,12 +179,6 @@ describe("executor: descriptor TOML", () => {
         hardware: { instance_type: "local" },
       },
     });
-    const doc = '[env]\ndocker_image = "i:1"\nvars = { A = "x" }\n[ml]\ncommand = """\necho a\necho b"""';
-    expect(parseDescriptor({ toml: { contents: {}, doc, sha1: "" }, datasets: [] })).to.deep.equal({
-      image: "i:1",
-      command: ["/bin/sh", "-c", "echo a\necho b"],
-      env: { A: "x" },
-    });
   });
 
   for (const [src, msg] of [
@@ -167,70 +211,67 @@ describe("executor: descriptor TOML", () => {
   }
 });
 
-describe("executor: descriptors", () => {
-  const payload = (toml: Record<string, unknown>) => ({
-    toml: { contents: {}, doc: "", sha1: "", ...toml },
-    datasets: [],
+describe("executor: descriptors (BAI's rules, tests/fixtures/descriptors)", () => {
+  const dir = path.join(__dirname, "..", "..", "fixtures", "descriptors");
+  const payload = (doc: string) => ({ toml: { contents: {}, doc, sha1: "" }, datasets: [] });
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".toml"));
+
+  it("has at least 20 fixtures, accepted and refused", () => {
+    expect(files.length).to.be.at.least(20);
+    expect(files.filter((f) => f.startsWith("ok-")).length).to.be.at.least(5);
   });
 
-  it("reads the documented subset from the TOML source (payload.toml.doc)", () => {
-    expect(parseDescriptor(payload({ doc: DESCRIPTOR }))).to.deep.equal({
-      image: "busybox:1.36",
-      command: ["/bin/sh", "-c", "echo 'hello # not a comment'"],
-      args: ["--epochs", "1"],
-      env: { MODE: "quick", RUNS: "3" },
-      instanceType: "local",
-    });
-  });
-
-  it("prefers the parsed contents, and accepts TOML text in contents", () => {
-    const contents = { ml: { image: "img:1", command: ["run", "it"] }, info: { scheduling: "*/1 * * * *" } };
-    expect(parseDescriptor(payload({ contents, doc: "garbage =" }))).to.deep.equal({
-      image: "img:1",
-      command: ["run", "it"],
-      schedule: "*/1 * * * *",
-      env: {},
-    });
-    expect(
-      parseDescriptor(payload({ contents: '[ml]\nimage = "i:2"\nbenchmark_code = "x"\nargs = "--y"' })),
-    ).to.deep.equal({
-      image: "i:2",
-      command: ["/bin/sh", "-c", "x --y"],
-      env: {},
-    });
-  });
-
-  for (const [what, toml, msg] of [
-    ["no descriptor at all", {}, /neither contents nor doc/],
-    ["no image", { doc: "[ml]\ncommand = 'x'" }, /image is missing/],
-    [
-      "a bad schedule",
-      { doc: "[env]\ndocker_image='i'\n[info]\nscheduling = 'sometimes'" },
-      /neither "single_run" nor a cron/,
-    ],
-    [
-      "a non-string command list",
-      { contents: { ml: { image: "i", command: ["a", 1] } } },
-      /\[ml\] command must be/,
-    ],
-    ["bad TOML", { doc: "[env\n" }, /TOML line 1/],
-    [
-      "an invalid env var name",
-      { doc: "[env]\ndocker_image='i'\n[env.vars]\n'1X' = 'v'" },
-      /1X is not a valid variable name/,
-    ],
-  ] as [string, Record<string, unknown>, RegExp][]) {
-    it(`rejects ${what}`, () => {
-      expect(() => parseDescriptor(payload(toml))).to.throw(DescriptorError, msg);
-    });
+  for (const file of files) {
+    const doc = fs.readFileSync(path.join(dir, file), "utf8");
+    const expected = /^# expect: (.*)$/m.exec(doc)?.[1];
+    if (file.startsWith("ok-")) {
+      it(`accepts ${file}`, () => {
+        expect(() => parseDescriptor(payload(doc))).to.not.throw();
+      });
+    } else {
+      it(`refuses ${file}: ${expected}`, () => {
+        expect(expected, "a refused fixture names its reason").to.be.a("string");
+        expect(() => parseDescriptor(payload(doc))).to.throw(DescriptorError, new RegExp(expected!));
+      });
+    }
   }
 
-  it("lists every problem at once", () => {
+  it("reads what it runs: command, strategy, labels, schedule, instances, server", () => {
+    const read = (f: string) => parseDescriptor(payload(fs.readFileSync(path.join(dir, f), "utf8")));
+    expect(read("ok-single-node-full.toml")).to.deep.include({
+      image: "busybox:1.36",
+      command: ["/bin/sh", "-c", "echo one\necho two --epochs 1"],
+      env: { MODE: "quick" },
+      strategy: "single_node",
+      labels: {},
+    });
+    expect(read("ok-minimal.toml")).to.not.have.property("instanceType");
+    expect(read("ok-horovod.toml")).to.deep.include({ strategy: "horovod", instances: 3 });
+    expect(read("ok-horovod-gpus.toml").instanceType).to.equal("p3.8xlarge");
+    expect(read("ok-scheduled-labels.toml")).to.deep.include({
+      schedule: "0 3 * * 1-5",
+      labels: { team: "perf", task_name: "nightly" },
+    });
+    expect(read("ok-inference.toml").server).to.deep.equal({
+      image: "nginx:1.27",
+      ports: [8080],
+      command: ["/bin/sh", "-c", "serve --port 8080"],
+      env: {},
+    });
+  });
+
+  it("refuses with each problem named", () => {
+    expect(() => parseDescriptor(payload(""))).to.throw(DescriptorError, /neither contents nor doc/);
     try {
-      parseDescriptor(payload({ contents: { info: { scheduling: 5 }, hardware: { instance_type: "a b" } } }));
+      parseDescriptor({ toml: { contents: { spec_version: 1 }, doc: "", sha1: "" }, datasets: [] });
       expect.fail("no error");
     } catch (e) {
-      expect((e as DescriptorError).problems).to.have.length(3);
+      expect((e as DescriptorError).problems).to.deep.equal([
+        "spec_version: must be a string",
+        "info: missing value for a required field",
+        "hardware: missing value for a required field",
+        "env: missing value for a required field",
+      ]);
     }
   });
 
