@@ -283,7 +283,7 @@ export interface Sender {
 }
 
 /**
- * A new event derived from `src` (same action, parent action and client), like the seed's services
+ * A new event derived from `src` (same action, parent action and client), like BAI's services
  * send: a fresh message id, `visited` extended by the sender.
  */
 export function derive<P>(

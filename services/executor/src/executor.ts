@@ -396,7 +396,7 @@ const TRUE = new Set([true, "true", "1", "yes", "--cascade", "cascade"]);
 const CANCEL_ARGS = ["target_action_id", "action_id", "cascade"];
 
 /**
- * The target and cascade flag of a cancel: args `{ target_action_id, cascade }` (the seed's; also
+ * The target and cascade flag of a cancel: args `{ target_action_id, cascade }` (BAI's; also
  * `action_id`), or a list `[target, "--cascade"]`. Throws with a message for the answer.
  */
 export function parseCancelArgs(payload: CommandRequestPayload): CancelRequest {
