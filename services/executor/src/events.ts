@@ -1,5 +1,5 @@
 /**
- * The seed system's wire format as the executor reads and writes it: JSON with snake_case keys, one
+ * BAI's wire format as the executor reads and writes it: JSON with snake_case keys, one
  * envelope for every topic, `type` being the topic name. These types are the service's own copy
  * (its image is built from this directory alone); they are structurally compatible with the suite's
  * model in tests/harness/events.ts, which a unit test checks by feeding harness-built events through
