@@ -6,6 +6,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import type {
+  SuiteResults as RunnerSuiteResults,
+  TestResult as RunnerTestResult,
+  WaitTimeout,
+} from "../runner/results";
 
 export interface RunMeta {
   stack: string;
@@ -18,37 +23,12 @@ export interface RunMeta {
   durationMs?: number;
 }
 
-/** The details of a wait that timed out (WaitTimeoutError), from structured data or its message. */
-export interface WaitTimeout {
-  timeoutMs: number;
-  /** Epoch ms the wait began, when recorded. */
-  startedAt?: number;
-  conditions: { topic: string; description: string; matched: boolean; matchedAtMs?: number }[];
-}
-
+// results.json's shape is the runner's (one source for the contract); a folder written by an older
+// runner may lack a test's `file`, so the report reads it as optional.
+export type { WaitTimeout };
 /** One test of results.json; the optional fields are read when the recording provides them. */
-export interface TestResult {
-  title: string;
-  file?: string;
-  state: "passed" | "failed" | "pending";
-  durationMs: number;
-  message?: string;
-  stack?: string;
-  /** Attempts before the final one (mocha's currentRetry()). */
-  retries?: number;
-  /** Epoch ms the test began (the harness's TestContext.startedAt). */
-  startedAt?: number;
-  /** The test's ids (TestContext.ids): select its events and Kubernetes objects. */
-  ids?: string[];
-  /** Structured WaitTimeoutError details, when the runner records them. */
-  wait?: WaitTimeout;
-}
-
-export interface SuiteResults {
-  passed: number;
-  failed: number;
-  pending: number;
-  durationMs: number;
+export type TestResult = Omit<RunnerTestResult, "file"> & { file?: string };
+export interface SuiteResults extends Omit<RunnerSuiteResults, "tests" | "failures"> {
   tests: TestResult[];
 }
 
