@@ -194,19 +194,23 @@ function section<S extends z.core.$ZodLooseShape>(shape: S) {
 
 const LABEL_VALUE = "a label value (≤ 63 of [A-Za-z0-9-_.], starting and ending alphanumeric)";
 
+/** A map's number and boolean values as their text (YAML gives `8080` or `true` where a string is meant). */
+function scalarsAsText(v: unknown): unknown {
+  return isObject(v)
+    ? Object.fromEntries(
+        Object.entries(v).map(([k, x]) => [
+          k,
+          typeof x === "number" || typeof x === "boolean" ? String(x) : x,
+        ]),
+      )
+    : v;
+}
+
 /** A map of Kubernetes labels; values may be given as numbers or booleans in YAML. */
 function labelMap() {
   return z
     .preprocess(
-      (v) =>
-        isObject(v)
-          ? Object.fromEntries(
-              Object.entries(v).map(([k, x]) => [
-                k,
-                typeof x === "number" || typeof x === "boolean" ? String(x) : x,
-              ]),
-            )
-          : v,
+      scalarsAsText,
       z
         .record(
           z.string(),
@@ -234,15 +238,7 @@ function envMap() {
   const form = "a map of variable to value";
   return z
     .preprocess(
-      (v) =>
-        isObject(v)
-          ? Object.fromEntries(
-              Object.entries(v).map(([k, x]) => [
-                k,
-                typeof x === "number" || typeof x === "boolean" ? String(x) : x,
-              ]),
-            )
-          : v,
+      scalarsAsText,
       z.record(z.string(), z.string({ error: "a string" }), { error: form }).superRefine((m, ctx) => {
         for (const k of Object.keys(m)) {
           if (!ENV_NAME.test(k))
