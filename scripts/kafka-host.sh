@@ -126,7 +126,8 @@ start() {
   rm -rf "$RUN_DIR"
   mkdir -p "$RUN_DIR/data"
   read -r port cport < <(free_ports)
-  # A random cluster id (Kafka's Uuid form: 16 random bytes, base64url without padding).
+  # A random cluster id (Kafka's Uuid form: 16 random bytes, base64url without padding). One in
+  # 64 starts with '-': it is passed as --cluster-id=ID so that it is never read as an option.
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 
   cat >"$RUN_DIR/server.properties" <<EOF
@@ -188,7 +189,7 @@ EOF
     dump=("-XX:ArchiveClassesAtExit=$RUN_DIR/classes.jsa")
   fi
 
-  java "${java_opts[@]}" "${cds[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+  java "${java_opts[@]}" "${cds[@]}" kafka.tools.StorageTool format --cluster-id="$cluster_id" \
     -c "$RUN_DIR/server.properties" >"$RUN_DIR/format.log" 2>&1 ||
     die "storage format failed: $(cat "$RUN_DIR/format.log")"
 
