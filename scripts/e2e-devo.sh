@@ -11,6 +11,8 @@
 set -euo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
+# shellcheck source=lib-devo.sh
+. "$INCEPTION_ROOT/scripts/lib-devo.sh"
 cd "$INCEPTION_ROOT"
 scripts/toolchain.sh --check || die "the toolchain cache $INCEPTION_TOOLCHAIN is incomplete: run 'npm run toolchain'"
 
@@ -26,7 +28,6 @@ export PULUMI_BACKEND_URL="file://$INCEPTION_CACHE/e2e-devo-state"
 mkdir -p "$INCEPTION_CACHE/e2e-devo-state"
 registry_user="inception"
 registry_password="$(head -c 18 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
-export INCEPTION_REGISTRY_AUTH="$registry_user:$registry_password"
 
 teardown() {
   local rc=$?
@@ -37,53 +38,17 @@ teardown() {
       pulumi stack rm --yes --force --stack "$s" >>"$work/teardown.log" 2>&1 || true
     fi
   done
-  kind delete cluster --name "$cluster" >>"$work/teardown.log" 2>&1 || true
-  scripts/registry.sh stop >>"$work/teardown.log" 2>&1 || true
+  devo_cluster_down "$cluster" >>"$work/teardown.log"
   if [ "$rc" -eq 0 ]; then say "e2e:devo: PASSED"; else say "e2e:devo: FAILED (logs in $work)"; fi
   exit "$rc"
 }
 trap teardown EXIT
 trap "exit 130" INT TERM
 
-say "e2e:devo: the registry (localhost:5001, with a password)"
-scripts/registry.sh start >"$work/registry.log" 2>&1 || { cat "$work/registry.log"; die "the registry did not start"; }
-
-say "e2e:devo: the shared cluster $cluster, created outside any stack"
-kind delete cluster --name "$cluster" >/dev/null 2>&1 || true
-# The nodes pull localhost:5001/… from the registry container with their own credentials, the
-# way CI nodes pull from a private registry (no pull secret in the stacks).
-cat >"$work/kind.yaml" <<EOF
-kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-nodes:
-  - role: control-plane
-  - role: worker
-    labels: { node.type: bai-worker }
-containerdConfigPatches:
-  - |-
-$(scripts/registry.sh --print-containerd-patch | sed 's/^/    /')
-    [plugins."io.containerd.grpc.v1.cri".registry.configs."inception-registry:5000".auth]
-      username = "$registry_user"
-      password = "$registry_password"
-EOF
-t0=$(date +%s)
-kind create cluster --name "$cluster" --config "$work/kind.yaml" --image "$(scripts/node-image.sh --print)" \
-  --kubeconfig "$work/kubeconfig" --wait 180s >"$work/kind.log" 2>&1 ||
-  { tail -n 20 "$work/kind.log"; die "kind create cluster failed"; }
-say "e2e:devo: cluster up in $(($(date +%s) - t0))s"
+devo_cluster_up "$cluster" "$work" "$registry_user" "$registry_password"
 
 configure() { # STACK KUBECONFIG PASSWORD
-  local s=$1
-  select_stack "$s"
-  for key in inception:suite inception:services inception:mockInfra inception:images inception:cluster; do
-    pulumi config rm --stack "$s" "$key" >/dev/null 2>&1 || true
-  done
-  pulumi config set --stack "$s" inception:stage devo
-  pulumi config set --stack "$s" --path inception:cluster.kubeconfig "$2"
-  pulumi config set --stack "$s" --path inception:cluster.context "$context"
-  pulumi config set --stack "$s" --path inception:images.registry localhost:5001
-  pulumi config set --stack "$s" --path inception:images.username "$registry_user"
-  pulumi config set --stack "$s" --path --secret inception:images.password "$3"
+  devo_configure "$1" "$2" "$context" "$registry_user" "$3"
 }
 up() { # STACK LOG
   pulumi up --yes --skip-preview --stack "$1" >"$2" 2>&1

@@ -177,11 +177,12 @@ select_stack() {
   pulumi stack select --create --stack "$stack" >/dev/null
 }
 
-# e2e_local_teardown NAME STACK CLUSTER WORK — the EXIT trap of the local e2e scripts: `down` of
-# the throw-away stack, a failure if its kind cluster survived it, then "NAME: PASSED/FAILED" and
-# exit with the run's verdict (the status the script was exiting with, or 1).
+# e2e_local_teardown NAME STACK CLUSTER WORK [LAST_LINE] — the EXIT trap of the local e2e scripts:
+# `down` of the throw-away stack, a failure if its kind cluster survived it, then
+# "NAME: PASSED/FAILED" and exit with the run's verdict (the status the script was exiting with,
+# or 1). LAST_LINE: a file printed after all that (a bench's JSON line, which must end its output).
 e2e_local_teardown() {
-  local rc=$? name=$1 stack=$2 cluster=$3 work=$4
+  local rc=$? name=$1 stack=$2 cluster=$3 work=$4 last=${5:-}
   say "$name: tearing down ($stack)"
   scripts/down.sh "$stack" >"$work/down.log" 2>&1 || { tail -n 30 "$work/down.log"; rc=1; }
   if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
@@ -189,6 +190,7 @@ e2e_local_teardown() {
     rc=1
   fi
   if [ "$rc" -eq 0 ]; then say "$name: PASSED"; else say "$name: FAILED (logs in $work)"; fi
+  [ -z "$last" ] || cat "$last"
   exit "$rc"
 }
 
