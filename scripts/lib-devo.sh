@@ -7,16 +7,18 @@
 # devo_cluster_up CLUSTER WORK USER PASSWORD: starts the registry (localhost:5001) with
 # USER:PASSWORD, then (re)creates the kind cluster CLUSTER (a control plane and one bai-worker)
 # whose nodes pull localhost:5001/… from it with those credentials, the way CI nodes pull from a
-# private registry (no pull secret in the stacks). Writes WORK/kubeconfig; logs in WORK.
+# private registry (no pull secret in the stacks). Writes WORK/kubeconfig; logs in WORK. The kind
+# config holds the registry password: it lives in a temporary file only until kind has read it.
 devo_cluster_up() {
-  local cluster=$1 work=$2 user=$3 password=$4 t0
+  local cluster=$1 work=$2 user=$3 password=$4 t0 config rc=0
   say "devo: the registry (localhost:5001, with a password)"
   INCEPTION_REGISTRY_AUTH="$user:$password" scripts/registry.sh start >"$work/registry.log" 2>&1 ||
     { cat "$work/registry.log"; die "the registry did not start"; }
 
   say "devo: the shared cluster $cluster, created outside any stack"
   kind delete cluster --name "$cluster" >/dev/null 2>&1 || true
-  cat >"$work/kind.yaml" <<EOF
+  config=$(mktemp)
+  cat >"$config" <<EOF
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 nodes:
@@ -31,9 +33,10 @@ $(scripts/registry.sh --print-containerd-patch | sed 's/^/    /')
       password = "$password"
 EOF
   t0=$(date +%s)
-  kind create cluster --name "$cluster" --config "$work/kind.yaml" --image "$(scripts/node-image.sh --print)" \
-    --kubeconfig "$work/kubeconfig" --wait 180s >"$work/kind.log" 2>&1 ||
-    { tail -n 20 "$work/kind.log"; die "kind create cluster failed"; }
+  kind create cluster --name "$cluster" --config "$config" --image "$(scripts/node-image.sh --print)" \
+    --kubeconfig "$work/kubeconfig" --wait 180s >"$work/kind.log" 2>&1 || rc=$?
+  rm -f "$config"
+  [ "$rc" -eq 0 ] || { tail -n 20 "$work/kind.log"; die "kind create cluster failed"; }
   say "devo: cluster up in $(($(date +%s) - t0))s"
 }
 
@@ -50,7 +53,8 @@ devo_cluster_down() {
 devo_configure() {
   local s=$1 key
   select_stack "$s"
-  for key in inception:suite inception:services inception:mockInfra inception:images inception:cluster; do
+  for key in inception:suite inception:services inception:mockInfra inception:images inception:cluster \
+    inception:s3SecretKey inception:adoptNamespace; do
     pulumi config rm --stack "$s" "$key" >/dev/null 2>&1 || true
   done
   pulumi config set --stack "$s" inception:stage devo

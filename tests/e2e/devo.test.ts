@@ -1,11 +1,15 @@
 /**
  * Two devo stacks on one shared cluster (scripts/e2e-devo.sh): isolated while both run, and each
- * destroy removing its own namespace's contents and nothing else.
+ * destroy removing its own namespace's contents and nothing else. Both declare the same
+ * cluster-scoped objects a devo stack may make — a CRD (mockInfra.crds) and node labels
+ * (cluster.nodeLabels: one label both set, one each) — which every destroy keeps (docs/devo.md).
  * INCEPTION_E2E_DEVO_PHASE: "both" (after both ups), "a-destroyed", "both-destroyed".
+ * INCEPTION_E2E_DEVO_CRDS: the CRDs both declare, comma-separated.
+ * INCEPTION_E2E_DEVO_NODE_LABELS: JSON, node → every label the two stacks set on it.
  */
 import { expect } from "chai";
 import * as fs from "fs";
-import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 
 const need = (k: string): string => {
   const v = process.env[k];
@@ -15,11 +19,26 @@ const need = (k: string): string => {
 const STACKS = ["devo-e2e-a", "devo-e2e-b"];
 const ns = (stack: string) => `inception-${stack}`;
 const phase = need("INCEPTION_E2E_DEVO_PHASE");
+const crds = need("INCEPTION_E2E_DEVO_CRDS").split(",");
+const nodeLabels = JSON.parse(need("INCEPTION_E2E_DEVO_NODE_LABELS")) as Record<
+  string,
+  Record<string, string>
+>;
 
-function kube(): { core: CoreV1Api; apps: AppsV1Api } {
+/** Cluster-scoped kinds a stack may declare besides its Namespace (Pulumi's kind), and their names. */
+const KEPT: Record<string, string[]> = {
+  CustomResourceDefinition: crds,
+  NodePatch: Object.keys(nodeLabels),
+};
+
+function kube(): { core: CoreV1Api; apps: AppsV1Api; ext: ApiextensionsV1Api } {
   const kc = new KubeConfig();
   kc.loadFromFile(need("INCEPTION_E2E_KUBECONFIG"));
-  return { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+  return {
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    ext: kc.makeApiClient(ApiextensionsV1Api),
+  };
 }
 
 interface K8sObject {
@@ -27,12 +46,16 @@ interface K8sObject {
   kind: string;
   namespace: string | undefined;
   name: string;
+  /** Declared with retainOnDelete: `pulumi destroy` leaves it in the cluster. */
+  retained: boolean;
 }
 
 /** The Kubernetes objects a stack declares, from `pulumi stack export`. */
 function declared(stateFile: string): K8sObject[] {
   const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as {
-    deployment: { resources?: { type: string; outputs?: Record<string, unknown> }[] };
+    deployment: {
+      resources?: { type: string; outputs?: Record<string, unknown>; retainOnDelete?: boolean }[];
+    };
   };
   return (state.deployment.resources ?? [])
     .filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"))
@@ -44,6 +67,7 @@ function declared(stateFile: string): K8sObject[] {
         kind,
         namespace: meta.namespace,
         name: meta.name ?? "",
+        retained: r.retainOnDelete === true,
       };
     });
 }
@@ -71,35 +95,67 @@ async function expectRunning(namespace: string): Promise<void> {
   }
 }
 
+/** The CRDs are Established and every node carries every label the stacks set. */
+async function expectKeptObjects(): Promise<void> {
+  const { core, ext } = kube();
+  for (const name of crds) {
+    const crd = await ext.readCustomResourceDefinition({ name });
+    const established = crd.status?.conditions?.find((c) => c.type === "Established")?.status;
+    expect(established, `CRD ${name} Established`).to.equal("True");
+  }
+  for (const [node, labels] of Object.entries(nodeLabels)) {
+    const n = await core.readNode({ name: node });
+    for (const [k, v] of Object.entries(labels)) {
+      expect(n.metadata?.labels?.[k], `node ${node}: label ${k}`).to.equal(v);
+    }
+  }
+}
+
 describe(`devo: two stacks on one cluster (${phase})`, () => {
   if (phase === "both") {
     const [a, b] = need("INCEPTION_E2E_DEVO_STATES").split(",").map(declared);
 
-    it("each stack declares only its namespace and objects inside it", () => {
+    it("each stack declares only its namespace, objects inside it, and the CRD and node labels, kept on destroy", () => {
+      const kept = Object.entries(KEPT)
+        .flatMap(([kind, names]) => names.map((n) => `${kind}/${n}`))
+        .sort();
       for (const [stack, objects] of [
         [STACKS[0], a],
         [STACKS[1], b],
       ] as const) {
         expect(objects.length, stack).to.be.greaterThan(10);
         for (const o of objects) {
-          if (o.namespace === undefined) {
-            expect(o.kind, `${stack}: cluster-scoped ${o.id}`).to.equal("Namespace");
-            expect(o.name).to.equal(ns(stack));
+          if (o.namespace === undefined && o.kind === "Namespace") {
+            expect(o.name, `${stack}: ${o.id}`).to.equal(ns(stack));
+          } else if (o.namespace === undefined) {
+            expect(KEPT[o.kind] ?? [], `${stack}: cluster-scoped ${o.id}`).to.include(o.name);
+            expect(o.retained, `${stack}: ${o.id} kept on destroy`).to.equal(true);
           } else {
             expect(o.namespace, `${stack}: ${o.id}`).to.equal(ns(stack));
           }
         }
+        // The config took effect: without these the checks after each destroy would prove nothing.
+        const clusterScoped = objects
+          .filter((o) => o.namespace === undefined && o.kind !== "Namespace")
+          .map((o) => `${o.kind}/${o.name}`)
+          .sort();
+        expect(clusterScoped, `${stack}: cluster-scoped objects besides its namespace`).to.deep.equal(kept);
       }
     });
 
-    it("no object is declared by both", () => {
+    it("no object is declared by both, but the cluster-scoped ones both keep", () => {
       const ids = new Set(a.map((o) => o.id));
-      expect(b.filter((o) => ids.has(o.id)).map((o) => o.id)).to.deep.equal([]);
+      const shared = b.filter((o) => ids.has(o.id));
+      expect(shared.filter((o) => o.namespace !== undefined || !o.retained).map((o) => o.id)).to.deep.equal(
+        [],
+      );
     });
 
     it("both namespaces run their mock infra and service", async () => {
       for (const stack of STACKS) await expectRunning(ns(stack));
     });
+
+    it("the CRD and every node label are in the cluster", expectKeptObjects);
   }
 
   if (phase === "a-destroyed") {
@@ -109,9 +165,14 @@ describe(`devo: two stacks on one cluster (${phase})`, () => {
     it("b still runs everything", async () => {
       await expectRunning(ns(STACKS[1]));
     });
+    it("the CRD and the node labels, b's and a's own, are still there", expectKeptObjects);
   }
 
   if (phase === "both-destroyed") {
+    it(
+      "the CRD and the node labels are still there (kept on devo: other stacks may use them)",
+      expectKeptObjects,
+    );
     it("both namespaces are gone and the cluster's nodes are still Ready", async () => {
       for (const stack of STACKS) expect(await namespaceExists(ns(stack)), stack).to.equal(false);
       const nodes = (await kube().core.listNode()).items;
