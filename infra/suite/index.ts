@@ -150,6 +150,8 @@ export class SuiteRun extends pulumi.ComponentResource {
           },
           { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["get", "list", "watch"] },
           { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["get", "list", "watch"] },
+          // BAI's executor makes MPIJobs for horovod benchmarks (a rule for a kind without its CRD is inert).
+          { apiGroups: ["kubeflow.org"], resources: ["mpijobs"], verbs: ["get", "list", "watch"] },
         ],
       },
       child,

@@ -11,12 +11,15 @@
  *   not succeed says what it waited for, what it last saw of every matching object, and the API
  *   errors it met.
  * - `events`, `containerLogs`: what artifacts are made of (an object's events, each container's log).
+ * - Kinds: pods, jobs, cronjobs, services, PVCs, and the custom resources of `CUSTOM_RESOURCES`
+ *   (`serves` tells whether the cluster has a custom one's CRD).
  */
 import {
   ApiException,
   BatchV1Api,
   CoreV1Api,
   CoreV1Event,
+  CustomObjectsApi,
   KubeConfig,
   KubernetesObject,
   V1CronJob,
@@ -26,7 +29,22 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 
-export type Kind = "pod" | "job" | "cronjob" | "service" | "pvc";
+/** A custom resource, by its API group, version and plural (what CustomObjectsApi addresses). */
+export interface CustomResource {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+/**
+ * The custom resources the waits and reads know. An MPIJob is what BAI's executor creates for a
+ * horovod benchmark (kubeflow.org; the mock CRD has no controller, so it only exists).
+ */
+export const CUSTOM_RESOURCES = {
+  mpijob: { group: "kubeflow.org", version: "v1", plural: "mpijobs" },
+} as const satisfies Record<string, CustomResource>;
+
+export type Kind = "pod" | "job" | "cronjob" | "service" | "pvc" | keyof typeof CUSTOM_RESOURCES;
 /** `running` means started: running, or already finished (a short pod can go Pending → Succeeded
  *  without the API ever showing Running). For a service it means it exists, for a PVC Bound.
  *  `ended` means succeeded or failed, whichever comes. */
@@ -141,6 +159,34 @@ function pvcDetail(p: V1PersistentVolumeClaim): Observed {
   };
 }
 
+/**
+ * A custom object, as a wait sees it: started and ended by the `Running`, `Succeeded` and `Failed`
+ * conditions an operator (kubeflow's among them) sets; without one, it only exists.
+ */
+export function customDetail(o: KubernetesObject): Observed {
+  const conditions =
+    (o as { status?: { conditions?: { type?: string; status?: string; reason?: string }[] } }).status
+      ?.conditions ?? [];
+  const on = (type: string) => conditions.find((c) => c.type === type && c.status === "True");
+  const outcome = on("Succeeded") ? "succeeded" : on("Failed") ? "failed" : undefined;
+  const last = conditions.at(-1);
+  return {
+    started: outcome !== undefined || on("Running") !== undefined,
+    ...(outcome ? { outcome } : {}),
+    detail: last ? `${last.type}=${last.status}${last.reason ? ` (${last.reason})` : ""}` : "no status",
+  };
+}
+
+function customKind(r: CustomResource): KindInfo {
+  return {
+    plural: r.plural,
+    apiPath: (ns) => `/apis/${r.group}/${r.version}/namespaces/${ns}/${r.plural}`,
+    list: async (k, namespace, labelSelector) =>
+      (await k.custom.listNamespacedCustomObject({ ...r, namespace, labelSelector })) as ObjectList,
+    observe: customDetail,
+  };
+}
+
 const KINDS: Record<Kind, KindInfo> = {
   pod: {
     plural: "pods",
@@ -173,6 +219,7 @@ const KINDS: Record<Kind, KindInfo> = {
       k.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
     observe: (o) => pvcDetail(o as V1PersistentVolumeClaim),
   },
+  mpijob: customKind(CUSTOM_RESOURCES.mpijob),
 };
 
 /** How an object of `kind` is doing, as a wait sees it. */
@@ -201,6 +248,7 @@ const VERB: Record<KubeState, string> = {
 export class KubeClient {
   readonly core: CoreV1Api;
   readonly batch: BatchV1Api;
+  readonly custom: CustomObjectsApi;
 
   constructor(
     readonly kc: KubeConfig,
@@ -210,11 +258,29 @@ export class KubeClient {
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.batch = kc.makeApiClient(BatchV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
   }
 
   /** The objects of `kind` matching `selector`, now. */
   async list<T extends KubernetesObject = KubernetesObject>(kind: Kind, selector: Selector): Promise<T[]> {
     return (await KINDS[kind].list(this, this.namespace, selectorString(selector))).items as T[];
+  }
+
+  /**
+   * Whether the API server serves the kind: always for the built-in kinds; for a custom resource,
+   * whether its CRD is installed (API discovery, which every authenticated client may read).
+   */
+  async serves(kind: Kind): Promise<boolean> {
+    if (!(kind in CUSTOM_RESOURCES)) return true;
+    const r: CustomResource = CUSTOM_RESOURCES[kind as keyof typeof CUSTOM_RESOURCES];
+    try {
+      const list = await this.custom.getAPIResources({ group: r.group, version: r.version });
+      return list.resources.some((x) => x.name === r.plural);
+    } catch (e) {
+      const code = e instanceof ApiException ? e.code : (e as { statusCode?: number })?.statusCode;
+      if (code === 404) return false;
+      throw e;
+    }
   }
 
   /**

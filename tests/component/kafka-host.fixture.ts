@@ -4,7 +4,8 @@
  * Setup runs `scripts/kafka-host.sh start` with a run directory of its own
  * (.inception/kafka-component/<pid>), sets KAFKA_BOOTSTRAP_SERVERS for the harness, and teardown
  * stops it. If the broker cannot start, setup throws and the whole tier fails — it never skips.
- * Brokers left behind by runs that were killed (their mocha pid is gone) are stopped first.
+ * Brokers left behind by runs that were killed (their mocha pid is gone) are stopped first, with
+ * the other brokers a test file started for itself (`extraRunDir`).
  */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
@@ -19,10 +20,23 @@ const runDir = path.join(runsDir, String(process.pid));
 
 /** Broker start time of this run, for the tests that report measurements. */
 export let brokerStartMs = 0;
+/** The tier's broker's log (kafka-host.sh writes it into its run dir). */
+export const brokerLog = path.join(runDir, "broker.log");
 
-async function hostScript(cmd: "start" | "stop", dir: string): Promise<string> {
+/**
+ * The run dir of another broker this run starts (`<pid>.<name>`): a run killed before stopping it
+ * leaves it to the next run's clean-up, as its main broker.
+ */
+export const extraRunDir = (name: string): string => `${runDir}.${name}`;
+
+/** Runs scripts/kafka-host.sh CMD on the broker of run dir DIR; `env` picks e.g. KAFKA_HOST_VERSION. */
+export async function hostScript(
+  cmd: "start" | "stop",
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<string> {
   const { stdout, stderr } = await run(script, [cmd], {
-    env: { ...process.env, KAFKA_HOST_DIR: dir },
+    env: { ...process.env, ...env, KAFKA_HOST_DIR: dir },
     maxBuffer: 16 * 1024 * 1024,
   }).catch((e: { stdout?: string; message: string }) => {
     // The message includes the script's stderr (its error and the broker log's tail).
@@ -47,7 +61,8 @@ function alive(pid: number): boolean {
 export async function mochaGlobalSetup(): Promise<void> {
   if (existsSync(runsDir)) {
     for (const name of readdirSync(runsDir)) {
-      if (/^\d+$/.test(name) && Number(name) !== process.pid && !alive(Number(name))) {
+      const pid = Number(/^(\d+)(\.[a-z0-9-]+)?$/.exec(name)?.[1] ?? NaN);
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
         await hostScript("stop", path.join(runsDir, name)).catch((e) => console.error(String(e)));
         rmSync(path.join(runsDir, name), { recursive: true, force: true });
       }

@@ -22,6 +22,8 @@ class FakeApi {
   readonly history: { plural: string; type: string; object: Obj }[] = [];
   watchRequests = 0;
   expireNextWatch = false;
+  /** Discovery: group version path (`/apis/kubeflow.org/v1`) → the plurals it serves (CRDs installed). */
+  readonly discovery = new Map<string, string[]>();
   readonly server: Server = createServer((req, res) => this.handle(req, res));
 
   async start(): Promise<string> {
@@ -63,6 +65,20 @@ class FakeApi {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
+    const served = this.discovery.get(url.pathname);
+    if (served) {
+      const resources = served.map((name) => ({
+        name,
+        singularName: "",
+        namespaced: true,
+        kind: "X",
+        verbs: ["list"],
+      }));
+      res.setHeader("content-type", "application/json");
+      return void res.end(
+        JSON.stringify({ kind: "APIResourceList", groupVersion: url.pathname.slice(6), resources }),
+      );
+    }
     const m = /\/namespaces\/[^/]+\/([a-z]+)(?:\/([^/]+)\/log)?$/.exec(url.pathname);
     if (!m) return void res.writeHead(404).end();
     const [, plural, logOf] = m;
@@ -169,6 +185,35 @@ describe("kube harness (component, fake API server)", () => {
     expect((await k.list("job", {})).map((x) => x.metadata?.name)).to.deep.equal(["b-other"]);
   });
 
+  it("custom objects: tells whether the cluster serves MPIJobs, and waits for one by its labels", async () => {
+    expect(await k.serves("mpijob")).to.equal(false); // no CRD: discovery answers 404
+    expect(await k.serves("job")).to.equal(true);
+    api.discovery.set("/apis/kubeflow.org/v1", ["tfjobs"]);
+    expect(await k.serves("mpijob")).to.equal(false);
+    api.discovery.set("/apis/kubeflow.org/v1", ["tfjobs", "mpijobs"]);
+    expect(await k.serves("mpijob")).to.equal(true);
+
+    const mpijob = (name: string, action: string, status?: Record<string, unknown>): Obj => ({
+      ...job(name, action, status),
+      apiVersion: "kubeflow.org/v1",
+      kind: "MPIJob",
+    });
+    const exists = k.waitFor("mpijob", byAction("a-1"), "exists");
+    later(50, () => api.put("mpijobs", mpijob("b-a-1", "a-1")));
+    const [m] = await exists;
+    expect(m.metadata?.labels).to.include({ "action-id": "a-1", "created-by": "executor" });
+    // Without an operator it never starts: a wait for that says what it saw.
+    const stuck = await k.waitFor("mpijob", byAction("a-1"), "running", { timeoutMs: 300 }).catch((e) => e);
+    expect(String(stuck)).to.match(/mpijob b-a-1: no status/);
+    // With one, its conditions end it.
+    later(50, () =>
+      api.put("mpijobs", mpijob("b-a-1", "a-1", { conditions: [{ type: "Succeeded", status: "True" }] })),
+    );
+    await k.waitFor("mpijob", byAction("a-1"), "succeeded");
+    later(50, () => api.remove("mpijobs", "b-a-1"));
+    expect(await k.waitFor("mpijob", byAction("a-1"), "gone")).to.deep.equal([]);
+  });
+
   it("resolves at once from the list when the state already holds", async () => {
     api.put("pods", pod("p-1", "a-1", "Succeeded"));
     await k.waitFor("pod", byAction("a-1"), "running"); // started = running or already finished
@@ -227,6 +272,20 @@ describe("kube harness (component, fake API server)", () => {
       expect(readFileSync(path.join(dir, "pod.b-a-1-xyz.benchmark.log"), "utf8")).to.equal(
         "log of b-a-1-xyz\n",
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("collects the test's MPIJobs too where the cluster serves them", async () => {
+    api.put("mpijobs", job("b-a-1", "a-1"));
+    const dir = mkdtempSync(path.join(tmpdir(), "kube-artifacts-"));
+    try {
+      await k.collect(["a-1"], dir);
+      expect(readdirSync(dir)).to.not.include("mpijob.b-a-1.json"); // no CRD: not asked for
+      api.discovery.set("/apis/kubeflow.org/v1", ["mpijobs"]);
+      await k.collect(["a-1"], dir);
+      expect(readdirSync(dir)).to.include("mpijob.b-a-1.json");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

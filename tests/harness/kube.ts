@@ -1,6 +1,7 @@
 /**
  * The Kubernetes side of the harness: wait — with a Watch, not polling — for the pods, jobs,
- * cronjobs, services and PVCs a service creates for a test to exist, run, succeed, fail or be gone,
+ * cronjobs, services, PVCs and custom objects (MPIJobs: `k.serves("mpijob")` tells whether the
+ * cluster has their CRD) a service creates for a test to exist, run, succeed, fail or be gone,
  * selected by the labels BAI's services set (`action-id`, `client-id`, `created-by`); and,
  * for a failed test, write those objects, their events and their pods' logs into its artifacts.
  *
@@ -20,12 +21,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KubeConfig, V1Pod } from "@kubernetes/client-node";
-import { KubeClient, type Selector } from "@inception/kube";
+import { KubeClient, type Kind, type Selector } from "@inception/kube";
 import { addArtifactCollector, ArtifactContext } from "./hooks";
 
 export {
+  CUSTOM_RESOURCES,
   KubeWaitError,
   selectorString,
+  type CustomResource,
   type Kind,
   type KubeState,
   type KubeWaitOptions,
@@ -79,7 +82,8 @@ export class KubeHarness extends KubeClient {
   }
 
   /**
-   * Writes what Kubernetes knows about a test into `dir`: every pod, job and cronjob labelled
+   * Writes what Kubernetes knows about a test into `dir`: every pod, job, cronjob and (where the
+   * cluster serves them) MPIJob labelled
    * with one of the test's action ids (`action-id` or `parent-action-id`) or its client id — each
    * as `<kind>.<name>.json` (the object and its events) — and `<pod>.<container>.log` for each
    * container. Returns the files written.
@@ -100,7 +104,10 @@ export class KubeHarness extends KubeClient {
       written.push(file);
     };
     const seen = new Set<string>();
-    for (const kind of ["cronjob", "job", "pod"] as const) {
+    // A cluster without the MPIJob CRD, or a discovery error, only leaves MPIJobs out.
+    const mpijobs = await this.serves("mpijob").catch(() => false);
+    const kinds: Kind[] = ["cronjob", "job", "pod", ...(mpijobs ? (["mpijob"] as const) : [])];
+    for (const kind of kinds) {
       for (const sel of selectors) {
         for (const obj of await this.list(kind, sel)) {
           const uid = obj.metadata?.uid ?? "";

@@ -105,6 +105,18 @@ describe("stack config schema", () => {
     ],
     ["unknown profile", "local", { profile: "gke" }, 'inception:profile must be one of bai, none, got "gke"'],
     [
+      "a Kafka version the mock is not built in",
+      "local",
+      { mockInfra: { kafka: { version: "3.8.0" } } },
+      'inception:mockInfra.kafka.version must be a version the mock Kafka is built in: 4.4.0 or 3.9.2 (3.9 is the last line that takes the protocol versions old clients pin (e.g. kafka-python 1.4.6 at api_version 0.10)), got "3.8.0"',
+    ],
+    [
+      "a Kafka line without its patch version",
+      "local",
+      { mockInfra: { kafka: { version: 3.9 } } },
+      "inception:mockInfra.kafka.version must be a version the mock Kafka is built in: 4.4.0 or 3.9.2",
+    ],
+    [
       "suite.spec of the wrong type",
       "local",
       { suite: { spec: 3 } },
@@ -191,6 +203,28 @@ describe("stack config schema", () => {
     expect(bai.cluster.type === "kind" && bai.cluster.workerLabels).to.deep.equal(PROFILES.bai.workerLabels);
     const none = load("local", { profile: "none" });
     expect(none.cluster.type === "kind" && none.cluster.workerLabels).to.deep.equal([]);
+  });
+
+  it("the profile picks the mock Kafka's version and, on stage local, the CRDs; config overrides both", () => {
+    const bai = load("local", {});
+    expect(bai.mockInfra.kafka.version).to.equal("3.9.2");
+    expect(bai.mockInfra.crds).to.deep.equal(["mock-infra/crds/mpijob.yaml"]);
+    const none = load("local", { profile: "none" });
+    expect(none.mockInfra.kafka.version).to.equal("4.4.0");
+    expect(none.mockInfra.crds).to.deep.equal([]);
+    // A shared cluster gets no CRD unless config names it: it is cluster-wide, maybe the real operator's.
+    const devo = { cluster: { context: "ci" }, images: { registry: "r" } };
+    expect(load("devo", devo).mockInfra.crds).to.deep.equal([]);
+    expect(load("devo", devo).mockInfra.kafka.version).to.equal("3.9.2");
+    expect(
+      load("devo", { ...devo, mockInfra: { crds: ["mock-infra/crds/mpijob.yaml"] } }).mockInfra.crds,
+    ).to.deep.equal(["mock-infra/crds/mpijob.yaml"]);
+    const set = load("local", { mockInfra: { kafka: { version: "4.4.0" }, crds: [] } });
+    expect(set.mockInfra.kafka.version).to.equal("4.4.0");
+    expect(set.mockInfra.crds).to.deep.equal([]);
+    expect(
+      load("local", { profile: "none", mockInfra: { kafka: { version: "3.9.2" } } }).mockInfra.kafka.version,
+    ).to.equal("3.9.2");
   });
 
   it("takes suite.spec as a glob or a list, mocha's usual names by default", () => {

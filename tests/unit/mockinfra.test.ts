@@ -2,8 +2,8 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DEFAULT_BUCKETS, DEFAULT_TOPICS } from "../../infra/config";
-import { MOCK_IMAGES } from "../../infra/mock/images";
+import { DEFAULT_BUCKETS, DEFAULT_TOPICS, KAFKA_VERSIONS } from "../../infra/config";
+import { KAFKA_IMAGES, MOCK_IMAGES } from "../../infra/mock/images";
 import { Registered, runStack, runStackExpectingError } from "./stack";
 
 type Obj = Record<string, unknown>;
@@ -41,6 +41,8 @@ describe("mock infra", () => {
     );
     expect(props).to.contain("group.initial.rebalance.delay.ms=0");
     expect(props).to.contain("auto.create.topics.enable=false");
+    // The bai profile's Kafka is 3.9, which has no share groups.
+    expect(props).to.not.contain("share.coordinator");
 
     const broker = byName(run.of("kubernetes:apps/v1:StatefulSet"), "kafka")!;
     expect(meta(broker).namespace).to.equal("inception-local");
@@ -53,6 +55,27 @@ describe("mock infra", () => {
     const external = byName(run.of("kubernetes:core/v1:Service"), "kafka-external")!;
     expect((external.inputs.spec as Obj).type).to.equal("NodePort");
     expect(((external.inputs.spec as Obj).ports as Obj[])[0].nodePort).to.equal(30092);
+  });
+
+  it("runs the configured Kafka version: the bai profile's 3.9 image, 4.x with profile none or when set", async () => {
+    const image = async (config: Obj) => {
+      const run = await runStack("local", config);
+      const props = (byName(run.of("kubernetes:core/v1:ConfigMap"), "kafka-config")!.inputs.data as Obj)[
+        "server.properties"
+      ] as string;
+      return { image: container(byName(run.of("kubernetes:apps/v1:StatefulSet"), "kafka")!).image, props };
+    };
+    expect((await image({})).image).to.equal(KAFKA_IMAGES.local["3.9.2"]);
+    const none = await image({ "inception:profile": "none" });
+    expect(none.image).to.equal(KAFKA_IMAGES.local["4.4.0"]);
+    expect(none.props).to.contain("share.coordinator.state.topic.replication.factor=1");
+    expect((await image({ "inception:mockInfra": { kafka: { version: "4.4.0" } } })).image).to.equal(
+      KAFKA_IMAGES.local["4.4.0"],
+    );
+    const pub = await withEnv("INCEPTION_MOCK_IMAGES", "public", () =>
+      image({ "inception:profile": "none", "inception:mockInfra": { kafka: { version: "3.9.2" } } }),
+    );
+    expect(pub.image).to.equal("apache/kafka:3.9.2");
   });
 
   it("creates the S3 buckets before the gateway starts and keeps its key secret", async () => {
@@ -79,6 +102,7 @@ describe("mock infra", () => {
       s3_access_key: "inception",
       data_server_url: "http://data-server.inception-local.svc.cluster.local:8080",
       data_server_files: "test-file.txt",
+      crds: "mpijobs.kubeflow.org",
     });
     expect(run.exports.mockEndpoints).to.deep.equal(data);
   });
@@ -88,11 +112,11 @@ describe("mock infra", () => {
     const loads = run.of("command:local:Command").filter((c) => c.name.startsWith("mock-"));
     const sources = loads.map((c) => (c.inputs.environment as Obj).SOURCE_IMAGE).sort();
     expect(sources).to.deep.equal(
-      [MOCK_IMAGES.local.kafka, MOCK_IMAGES.local.s3, MOCK_IMAGES.local.dataServer].sort(),
+      [KAFKA_IMAGES.local["3.9.2"], MOCK_IMAGES.local.s3, MOCK_IMAGES.local.dataServer].sort(),
     );
     for (const c of loads) expect((c.inputs.environment as Obj).TARGET).to.equal("kind");
     expect(container(byName(run.of("kubernetes:apps/v1:StatefulSet"), "kafka")!).image).to.equal(
-      MOCK_IMAGES.local.kafka,
+      KAFKA_IMAGES.local["3.9.2"],
     );
   });
 
@@ -203,16 +227,23 @@ describe("mock image versions", () => {
         .filter((l) => /^[A-Z0-9_]+=/.test(l))
         .map((l) => l.split("=", 2) as [string, string]),
     );
-    expect([env.MOCK_KAFKA_TAG, env.MOCK_ZOOKEEPER_TAG, env.MOCK_S3_TAG, env.MOCK_HTTP_TAG]).to.deep.equal([
-      MOCK_IMAGES.local.kafka,
+    expect([env.MOCK_ZOOKEEPER_TAG, env.MOCK_S3_TAG, env.MOCK_HTTP_TAG]).to.deep.equal([
       MOCK_IMAGES.local.zookeeper,
       MOCK_IMAGES.local.s3,
       MOCK_IMAGES.local.dataServer,
     ]);
+    // Kafka: each version the config accepts is a version scripts/mock-images.sh builds, and back.
     const kafka = fs.readFileSync(path.join(__dirname, "../../toolchain/kafka/version.env"), "utf8");
-    expect(MOCK_IMAGES.local.kafka).to.equal(
-      `inception/mock-kafka:${/^KAFKA_VERSION=(.*)$/m.exec(kafka)![1]}`,
+    const pinned = ["KAFKA_VERSION", "KAFKA_3_VERSION"].map(
+      (k) => new RegExp(`^${k}=(.*)$`, "m").exec(kafka)![1],
     );
-    expect(MOCK_IMAGES.public.kafka).to.equal(`apache/kafka:${/^KAFKA_VERSION=(.*)$/m.exec(kafka)![1]}`);
+    expect([...KAFKA_VERSIONS]).to.deep.equal(pinned);
+    expect([env.MOCK_KAFKA_TAG, env.MOCK_KAFKA_3_TAG]).to.deep.equal(
+      pinned.map((v) => `inception/mock-kafka:${v}`),
+    );
+    for (const v of KAFKA_VERSIONS) {
+      expect(KAFKA_IMAGES.local[v]).to.equal(`inception/mock-kafka:${v}`);
+      expect(KAFKA_IMAGES.public[v]).to.equal(`apache/kafka:${v}`);
+    }
   });
 });
