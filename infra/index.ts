@@ -191,8 +191,10 @@ export = async () => {
           name: svc.name,
           podSelector: `app.kubernetes.io/name=${svc.name}`,
           spawnedSelector: svc.spawnedSelector,
+          readyTimeoutSeconds: svc.readyTimeoutSeconds,
         })),
-        // Components: waiting for one waits for all its children (Deployments Ready, mocks Ready).
+        // Components: waiting for one waits for all its children: the mocks Ready, the services'
+        // Deployments applied (the hook waits for them to be Ready).
         after: [...servicesUnderTest, mockInfra],
         projectRoot: config.projectRoot,
         secretEnv: secretValues(suiteConfig.secretEnv),

@@ -584,6 +584,11 @@ const service = z.preprocess(
       .optional()
       .describe("HTTP liveness path on healthPort"),
     healthPort: integer(1, 65535).default(8080),
+    readyTimeoutSeconds: integer(5, 3600)
+      .default(300)
+      .describe(
+        "how long the suite waits for the service's Deployment to be available; past it the run is red with cause service-not-ready and the suite does not start",
+      ),
   })
     .superRefine((s, ctx) => {
       if ((s.context === undefined) === (s.image === undefined)) {

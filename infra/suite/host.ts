@@ -1,14 +1,15 @@
 /**
- * The hook with runner "host": runs the same suite with mocha on this machine — against the
- * external Kafka listener, the S3 NodePort and the API server — streaming its lines, then collects
- * and reports exactly as the Job runner does. For quick local iteration: no suite image to build.
+ * The hook with runner "host": once the services under test are Ready (as with the Job runner),
+ * runs the same suite with mocha on this machine — against the external Kafka listener, the S3
+ * NodePort and the API server — streaming its lines, then collects and reports exactly as the Job
+ * runner does. For quick local iteration: no suite image to build.
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { JobOutcome } from "./collect";
-import { err, finishRun, kubeClient, runAsMain } from "./hook";
+import { awaitServices, err, finishNotStarted, finishRun, kubeClient, runAsMain } from "./hook";
 import { HOOK_SETTINGS_ENV, HookSettings } from "./settings";
 
 /** After SIGTERM at the deadline, the runner gets this long to write its results before SIGKILL. */
@@ -46,8 +47,12 @@ export function runOnHost(
   });
 }
 
-async function main(s: HookSettings, t0: number): Promise<number> {
+/** The host runner's hook: once the services are Ready, the suite on this host, then the report. */
+export async function runHostHook(s: HookSettings, t0: number): Promise<number> {
   fs.mkdirSync(s.runDir, { recursive: true });
+  // As with the Job runner: the suite starts once every service is Ready, or not at all.
+  const unready = await awaitServices(kubeClient(s), s);
+  if (unready) return finishNotStarted(kubeClient(s), s, t0, unready);
   // The harness's Kubernetes client reads KUBECONFIG; hand it the stack's, not the user's.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inception-hook-"));
   const removeKubeconfig = () => fs.rmSync(tmp, { recursive: true, force: true });
@@ -86,4 +91,4 @@ async function main(s: HookSettings, t0: number): Promise<number> {
   }
 }
 
-if (require.main === module) runAsMain(main);
+if (require.main === module) runAsMain(runHostHook);

@@ -2,6 +2,12 @@
  * One run of the black-box suite: a Kubernetes Job (or, with runner "host", mocha on this machine)
  * and the post-deploy hook that waits for it, streams its lines into `pulumi up`'s output and
  * hands back the results (stack outputs) and the run's artifacts folder.
+ *
+ * Readiness is the hook's to wait for, not Pulumi's: the Job is created suspended and the services'
+ * Deployments are not awaited; the hook resumes the Job once every service is Ready (each within
+ * its readyTimeoutSeconds), and otherwise writes the run folder with verdict service-not-ready.
+ * Pulumi waiting instead would fail the update at its timeout, before any run folder or output.
+ * The mock infra stays Pulumi-awaited: the Job depends on it being Ready.
  */
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
@@ -27,6 +33,8 @@ export interface CollectedService {
   podSelector: string;
   /** Label selector of the pods and Jobs it spawns. */
   spawnedSelector: string;
+  /** How long the hook waits for the service's Deployment to be available before the suite starts. */
+  readyTimeoutSeconds: number;
 }
 
 export interface SuiteRunArgs {
@@ -52,7 +60,10 @@ export interface SuiteRunArgs {
   context: pulumi.Input<string>;
   /** Services whose logs the hook collects. Defaults to none. */
   services?: CollectedService[];
-  /** What must be ready before the run starts (services under test, mock infra). Defaults to none. */
+  /**
+   * What must exist before the suite Job is created: the mock infra (Ready: Pulumi awaits it) and the
+   * services under test (applied only: the hook waits for them, see SuiteRun). Defaults to none.
+   */
   after?: pulumi.Input<pulumi.Resource>[];
   /** Root of the checkout (the hook's script and the artifacts folder are resolved against it). */
   projectRoot: string;
@@ -221,6 +232,10 @@ export class SuiteRun extends pulumi.ComponentResource {
             annotations: { "pulumi.com/skipAwait": "true" },
           },
           spec: {
+            // Created suspended, resumed by the hook once every service under test is Ready: a
+            // service that never is still gets its run folder (verdict service-not-ready), and
+            // the Job is left suspended, never run. An Indexed Job suspends the same way.
+            suspend: true,
             ...(sharded
               ? {
                   completionMode: "Indexed",
@@ -268,6 +283,9 @@ export class SuiteRun extends pulumi.ComponentResource {
           dependsOn: [binding, ...(args.after ?? [])],
           retainOnDelete: true,
           deleteBeforeReplace: false,
+          // The hook owns it once the Job exists: a later `up` (or a refresh) of the same run must
+          // not suspend it again.
+          ignoreChanges: ["spec.suspend"],
         },
       );
       hookAfter = [job];

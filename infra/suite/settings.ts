@@ -29,8 +29,19 @@ export const hookSettingsSchema = z
     gitCommit: nonEmpty,
     /** This run's artifacts folder (absolute). */
     runDir: nonEmpty.refine((p) => p.startsWith("/"), "must be an absolute path"),
-    /** Services whose pods' logs (and spawned pods' logs) are collected. */
-    services: z.array(z.object({ name: nonEmpty, podSelector: nonEmpty, spawnedSelector: nonEmpty })),
+    /**
+     * The services under test: the suite starts once each one's Deployment (selected by
+     * podSelector, its pods' labels) is rolled out, waited for at most readyTimeoutSeconds; their
+     * pods' logs (and spawned pods' logs) are collected.
+     */
+    services: z.array(
+      z.object({
+        name: nonEmpty,
+        podSelector: nonEmpty,
+        spawnedSelector: nonEmpty,
+        readyTimeoutSeconds: z.int().positive(),
+      }),
+    ),
     /** How long the hook waits for the whole run. */
     timeoutSeconds: z.int().positive(),
     /** Runs (artifact folders and suite Jobs) kept. */

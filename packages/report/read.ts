@@ -17,7 +17,8 @@ export interface RunMeta {
   stage: string;
   runId: string;
   gitCommit: string;
-  verdict: { ok: boolean; reason: string };
+  /** `cause`: the hook's word for how the run ended (verdict.json's), when known. */
+  verdict: { ok: boolean; reason: string; cause?: string };
   /** ISO time or epoch ms; default: the time in the run id. */
   startedAt?: string | number;
   durationMs?: number;

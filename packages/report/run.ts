@@ -49,9 +49,11 @@ export function renderRunReport(runDir: string, meta: RunMeta): string {
 
   if (!run.results) {
     const what =
-      run.files.length === 0
-        ? "The run folder is empty: the suite did not start."
-        : `No results.json: the suite did not finish (it crashed or ran past its deadline). What it left is listed below.`;
+      meta.verdict.cause === "service-not-ready"
+        ? "The suite did not start: a service under test did not become Ready. Its pods' logs, descriptions and events are listed below."
+        : run.files.length === 0
+          ? "The run folder is empty: the suite did not start."
+          : `No results.json: the suite did not finish (it crashed or ran past its deadline). What it left is listed below.`;
     parts.push(
       `<div class="banner" id="no-results"><strong>${esc(meta.verdict.reason)}.</strong> ${esc(what)}</div>`,
     );

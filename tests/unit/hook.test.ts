@@ -228,7 +228,14 @@ describe("hook settings (one validated value)", () => {
     stage: "local",
     gitCommit: "0123456789abcdef0123456789abcdef01234567",
     runDir: "/work/artifacts/local/20261126t044501z-7fff",
-    services: [{ name: "executor", podSelector: "app=executor", spawnedSelector: "created-by=executor" }],
+    services: [
+      {
+        name: "executor",
+        podSelector: "app=executor",
+        spawnedSelector: "created-by=executor",
+        readyTimeoutSeconds: 300,
+      },
+    ],
     timeoutSeconds: 1020,
     keepRuns: 5,
     hostEnv: {},

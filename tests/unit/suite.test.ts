@@ -38,6 +38,8 @@ describe("services under test and the suite run", () => {
     const [job] = run.of("kubernetes:batch/v1:Job");
     expect(meta(job).name).to.equal(`suite-${run.exports.runId}`);
     expect(meta(job).annotations).to.deep.equal({ "pulumi.com/skipAwait": "true" });
+    // Created suspended: the hook resumes it once the services are Ready.
+    expect((job.inputs.spec as Obj).suspend).to.equal(true);
     expect((job.inputs.spec as Obj).backoffLimit).to.equal(0);
     expect((job.inputs.spec as Obj).activeDeadlineSeconds).to.equal(900);
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
@@ -47,6 +49,7 @@ describe("services under test and the suite run", () => {
         name: "executor",
         podSelector: "app.kubernetes.io/name=executor",
         spawnedSelector: "created-by=executor",
+        readyTimeoutSeconds: 300,
       },
     ]);
     expect(hook.secretInputs).to.include("environment");
@@ -86,6 +89,7 @@ describe("services under test and the suite run", () => {
         parallelism: 4,
         backoffLimitPerIndex: 0,
         activeDeadlineSeconds: 900,
+        suspend: true,
       });
       // backoffLimit 0 would fail the whole Job (and stop every shard) at the first failed shard.
       expect(spec).to.not.have.property("backoffLimit");
@@ -284,6 +288,23 @@ describe("services under test and the suite run", () => {
     expect(hookSettings(hook).services[0].spawnedSelector).to.equal("app=fetch-job");
   });
 
+  it("leaves the services' readiness to the hook: their Deployments are not awaited, each waited for within its readyTimeoutSeconds", async () => {
+    const run = await runStack("local", {
+      "inception:services": [{ name: "executor", readyTimeoutSeconds: 45 }],
+    });
+    const dep = run.of("kubernetes:apps/v1:Deployment").find((d) => meta(d).name === "executor")!;
+    expect(meta(dep).annotations).to.deep.equal({ "pulumi.com/skipAwait": "true" });
+    const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+    expect(hookSettings(hook).services[0].readyTimeoutSeconds).to.equal(45);
+    // The mock infra stays awaited by Pulumi: its Deployments carry no skipAwait.
+    const mocks = run
+      .of("kubernetes:apps/v1:Deployment")
+      .filter((d) => meta(d).name !== "executor")
+      .map((d) => meta(d).annotations?.["pulumi.com/skipAwait"]);
+    expect(mocks.length).to.be.greaterThan(0);
+    expect(mocks.every((a) => a === undefined)).to.equal(true);
+  });
+
   const bad: [string, Obj, string][] = [
     [
       "service without image or context",
@@ -383,6 +404,7 @@ describe("a team's own service and suite, through config alone (examples/fetcher
         name: "fetcher",
         podSelector: "app.kubernetes.io/name=fetcher",
         spawnedSelector: "spawned-by=fetcher",
+        readyTimeoutSeconds: 300,
       },
     ]);
   });
