@@ -84,7 +84,7 @@ async function waitOne<T extends KubernetesObject>(
 }
 
 /** Runs one part of the collection; a part that fails is printed and the others still run. */
-async function attempt(what: string, part: () => Promise<void>): Promise<void> {
+export async function attempt(what: string, part: () => Promise<void>): Promise<void> {
   try {
     await part();
   } catch (e) {
@@ -276,6 +276,7 @@ async function startSuiteJob(k: KubeClient, s: HookSettings): Promise<Verdict | 
     "exists",
     Date.now() + FIND_JOB_MS,
   );
+  await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(k, s));
   if (job === undefined) return undefined; // the waits below say what became of it
   if (job.spec?.suspend !== true || jobOutcome(job) !== undefined) {
     err(`inception: suite Job ${s.jobName} was started by an earlier up of this run: following it`);
@@ -289,6 +290,24 @@ async function startSuiteJob(k: KubeClient, s: HookSettings): Promise<Verdict | 
   await k.setJobSuspended(s.jobName, false);
   err(`inception: suite Job ${s.namespace}/${s.jobName} resumed`);
   return undefined;
+}
+
+/**
+ * Suspends every other suite Job of the namespace that is still going (neither ended nor
+ * suspended): what an interrupted `up` leaves behind, its pods still running tests against the
+ * services this run is about to test. Suspending ends their pods and keeps the Jobs for inspection
+ * (pruned later with the old runs). One line names them.
+ */
+export async function stopStaleJobs(k: KubeClient, s: HookSettings): Promise<void> {
+  const stale = (await k.list<V1Job>("job", SUITE_RUN_LABEL)).filter(
+    (j) => j.metadata?.name !== s.jobName && j.spec?.suspend !== true && jobOutcome(j) === undefined,
+  );
+  if (stale.length === 0) return;
+  for (const j of stale) await k.setJobSuspended(j.metadata?.name ?? "", true);
+  err(
+    `inception: stopped ${stale.length} stale suite Job${stale.length === 1 ? "" : "s"} of an earlier, interrupted up ` +
+      `(suspended, kept for inspection): ${stale.map((j) => `${j.metadata?.name} (${j.status?.active ?? 0} active)`).join(", ")}`,
+  );
 }
 
 /**

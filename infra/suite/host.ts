@@ -9,7 +9,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { JobOutcome } from "./collect";
-import { awaitServices, err, finishNotStarted, finishRun, kubeClient, runAsMain } from "./hook";
+import {
+  attempt,
+  awaitServices,
+  err,
+  finishNotStarted,
+  finishRun,
+  kubeClient,
+  runAsMain,
+  stopStaleJobs,
+} from "./hook";
 import { HOOK_SETTINGS_ENV, HookSettings } from "./settings";
 
 /** After SIGTERM at the deadline, the runner gets this long to write its results before SIGKILL. */
@@ -50,7 +59,9 @@ export function runOnHost(
 /** The host runner's hook: once the services are Ready, the suite on this host, then the report. */
 export async function runHostHook(s: HookSettings, t0: number): Promise<number> {
   fs.mkdirSync(s.runDir, { recursive: true });
-  // As with the Job runner: the suite starts once every service is Ready, or not at all.
+  // As with the Job runner: no stale suite Job left running beside this run, and the suite starts
+  // once every service is Ready, or not at all.
+  await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(kubeClient(s), s));
   const unready = await awaitServices(kubeClient(s), s);
   if (unready) return finishNotStarted(kubeClient(s), s, t0, unready);
   // The harness's Kubernetes client reads KUBECONFIG; hand it the stack's, not the user's.

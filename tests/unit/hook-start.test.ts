@@ -293,6 +293,65 @@ describe("starting a run: the suite Job waits, suspended, for the services", () 
   });
 });
 
+describe("stale suite Jobs: an interrupted up's Job is stopped before the next run starts", () => {
+  let api: FakeKube;
+  beforeEach(async () => {
+    api = new FakeKube();
+    await api.start();
+  });
+  afterEach(() => api.stop());
+
+  const STALE = "suite-20261130t000000z-0001";
+  const staleJobs = (): void => {
+    // Still running: an up interrupted while its suite ran.
+    api.put("jobs", {
+      ...suiteJob(STALE, "20261130t000000z-0001", { suspend: false }),
+      status: { active: 1 },
+    });
+    // Ended, or suspended already: left alone.
+    api.put("jobs", {
+      ...suiteJob("suite-20261129t000000z-0001", "20261129t000000z-0001", { suspend: false }),
+      status: { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] },
+    });
+    api.put("jobs", suiteJob("suite-20261128t000000z-0001", "20261128t000000z-0001", { suspend: true }));
+  };
+
+  it("suspends every other suite Job still going, then resumes this run's, and says so in one line", async () => {
+    staleJobs();
+    api.put("jobs", suiteJob());
+    api.put("deployments", deployment(true));
+    runJobWhenResumed(api);
+    const r = await captured(() => runHook(settings(api)));
+    expect(lastLine(r.stdout), r.stderr).to.deep.include({ ok: true, cause: "passed" });
+    expect(api.patches.map((p) => [p.name, p.ops[0].value])).to.deep.equal([
+      [STALE, true],
+      [JOB, false],
+    ]);
+    expect(api.get("jobs", STALE)?.spec?.suspend).to.equal(true);
+    expect(api.deleted, "kept for inspection").to.deep.equal([]);
+    const lines = r.stderr.split("\n").filter((l) => l.includes("stale suite Job"));
+    expect(lines).to.deep.equal([
+      `inception: stopped 1 stale suite Job of an earlier, interrupted up (suspended, kept for inspection): ${STALE} (1 active)`,
+    ]);
+  });
+
+  it("the host runner stops them too; none left, nothing said", async () => {
+    staleJobs();
+    api.put("deployments", deployment(false));
+    const s = settings(api, {
+      runner: "host",
+      jobName: "",
+      services: [{ ...settings(api).services[0], readyTimeoutSeconds: 1 }],
+    });
+    const r = await captured(() => runHostHook(s, Date.now()));
+    expect(api.patches.map((p) => [p.name, p.ops[0].value])).to.deep.equal([[STALE, true]]);
+    expect(r.stderr).to.contain("stopped 1 stale suite Job");
+    const again = await captured(() => runHostHook({ ...s, runDir: path.join(tmp(), RUN) }, Date.now()));
+    expect(api.patches).to.have.length(1);
+    expect(again.stderr).to.not.contain("stale suite Job");
+  });
+});
+
 describe("readiness, read from the objects", () => {
   const dep = (generation: number, spec: number, status: Record<string, unknown>) =>
     ({ metadata: { name: "d", generation }, spec: { replicas: spec }, status }) as unknown as V1Deployment;
