@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { EXECUTOR_OUTPUTS_ENV, EXECUTOR_RULES } from "./config";
 import { OUTPUTS_CONFIGMAP } from "./contract";
-import { PublishTarget, PublishedImage } from "./publish";
+import { PublishFailure, PublishTarget, PublishedImage } from "./publish";
 import { containerSecurityContext, podSecurityContext } from "./security";
 
 /** The reference executor's rules and outputs, defined once in the config schema. */
@@ -68,6 +68,12 @@ export interface ServiceUnderTestArgs {
   livenessPath?: string | null;
   /** Container resources. Defaults to requests cpu 50m / memory 128Mi, limit memory 512Mi. */
   resources?: k8s.types.input.core.v1.ResourceRequirements;
+  /**
+   * An image that cannot be built or published does not fail the update but is reported in
+   * `imageFailure` (for a suite run to say why it could not start, see infra/publish.ts); the
+   * Deployment then runs no pod. Defaults to false.
+   */
+  imageFailureAsData?: boolean;
 }
 
 /** The service under test, deployed (its readiness is the suite hook's to wait for). */
@@ -78,6 +84,8 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
   readonly image: pulumi.Output<string>;
   /** Name of the service's ServiceAccount. */
   readonly serviceAccountName: pulumi.Output<string>;
+  /** With imageFailureAsData: why its image was not published; undefined once it was. */
+  readonly imageFailure: pulumi.Output<PublishFailure | undefined>;
 
   constructor(name: string, args: ServiceUnderTestArgs, opts?: pulumi.ComponentResourceOptions) {
     super("inception:service:ServiceUnderTest", name, {}, opts);
@@ -91,11 +99,19 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
       "app.kubernetes.io/part-of": "inception-service-under-test",
     };
 
+    const failureAsData = args.imageFailureAsData ?? false;
     const image = new PublishedImage(
       `${name}-image`,
       args.image !== undefined
-        ? { name: svc, image: args.image, target: args.publishTo, prefix: args.imagePrefix }
-        : { name: svc, context, prepare: args.prepare, target: args.publishTo, prefix: args.imagePrefix },
+        ? { name: svc, image: args.image, target: args.publishTo, prefix: args.imagePrefix, failureAsData }
+        : {
+            name: svc,
+            context,
+            prepare: args.prepare,
+            target: args.publishTo,
+            prefix: args.imagePrefix,
+            failureAsData,
+          },
       child,
     );
 
@@ -164,7 +180,9 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
           annotations: { "pulumi.com/skipAwait": "true" },
         },
         spec: {
-          replicas: args.replicas ?? 1,
+          // No pod for an image that is not there: once it is, the next up scales up a fresh pod
+          // (one left in ImagePullBackOff would try again only after its back-off).
+          replicas: image.failure.apply((f) => (f === undefined ? (args.replicas ?? 1) : 0)),
           // One consumer group member at a time: no overlap of old and new pods during an update.
           strategy: { type: "Recreate" },
           selector: { matchLabels: labels },
@@ -225,6 +243,7 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
     this.deploymentName = deployment.metadata.name;
     this.image = image.ref;
     this.serviceAccountName = sa.metadata.name;
+    this.imageFailure = image.failure;
     this.registerOutputs({ deploymentName: this.deploymentName, image: this.image });
   }
 }

@@ -645,7 +645,9 @@ function suite() {
     keepRuns: integer(1, 100).default(5).describe("suite runs (Jobs and artifact folders) kept"),
     failOnTestFailure: bool()
       .default(true)
-      .describe("`pulumi up` fails when a test fails, the Job times out or crashes"),
+      .describe(
+        "`pulumi up` fails when a test fails, the Job times out or crashes (a run that could not start or whose service never became Ready fails it in any case)",
+      ),
     artifactsDir: text("a relative directory path without '..'")
       .default("artifacts")
       .describe("run folders go to `<artifactsDir>/<stack>/<run id>/`, relative to the project")

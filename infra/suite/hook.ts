@@ -210,8 +210,9 @@ export function kubeClient(s: HookSettings): KubeClient {
 }
 
 export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number> {
+  if (s.couldNotStart.length > 0) return reportCouldNotStart(s, t0);
+  startRunDir(s);
   const k = kubeClient(s);
-  fs.mkdirSync(s.runDir, { recursive: true });
   const notStarted = await startSuiteJob(k, s);
   if (notStarted) return finishNotStarted(k, s, t0, notStarted);
   // The Job's own deadline counts from its start (resuming a Job restarts activeDeadlineSeconds).
@@ -257,6 +258,46 @@ export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number>
         )
       : undefined;
   return finishRun(k, s, outcome, t0, decided);
+}
+
+/** The file of a run that could not start: what each failed image's publishing printed last. */
+export const COULD_NOT_START_FILE = "could-not-start.log";
+
+/**
+ * The run folder, for a run that starts. With rerun "onChange" it may be the folder of an earlier
+ * attempt of the same run that could not start: its could-not-start.log is no longer true.
+ */
+export function startRunDir(s: HookSettings): void {
+  fs.mkdirSync(s.runDir, { recursive: true });
+  fs.rmSync(path.join(s.runDir, COULD_NOT_START_FILE), { force: true });
+}
+
+/**
+ * A run that could not start: an image it needs could not be built or published, reported as data
+ * (infra/publish.ts explains why not as a failed resource). There is nothing to wait for — the
+ * suite Job, if any, stays suspended and could never run — so the run folder gets at once what
+ * each failure printed last (could-not-start.log), verdict.json and report.html with it, and the
+ * history its entry. The update then fails once the outputs are recorded (failUpdateWhenRed).
+ */
+export function reportCouldNotStart(s: HookSettings, t0: number): number {
+  const failed = s.couldNotStart;
+  const detail = failed.map((f) => `${f.what} (${f.image}):\n${f.log}`).join("\n\n");
+  // Its last line: a failed docker build ends with what failed ("ERROR: failed to solve: …").
+  const last =
+    failed[0].log
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .pop() ?? "no output";
+  const reason =
+    `could not start: ${failed.map((f) => `${f.what} (${f.image}) could not be built or published`).join("; ")}` +
+    ` — ${firstLine(last)}`;
+  try {
+    fs.mkdirSync(s.runDir, { recursive: true });
+    fs.writeFileSync(path.join(s.runDir, COULD_NOT_START_FILE), detail + "\n");
+  } catch (e) {
+    err(`inception: could not write ${COULD_NOT_START_FILE}: ${(e as Error).message}`);
+  }
+  return reportRun(s, failedRun("could-not-start", reason, undefined, detail), t0);
 }
 
 /** How long the hook looks for its own suite Job (Pulumi created it just before the hook ran). */
@@ -596,7 +637,12 @@ export function reportRun(s: HookSettings, v: Verdict, t0: number): number {
       stage: s.stage,
       runId: s.runId,
       gitCommit: s.gitCommit,
-      verdict: { ok: v.ok, reason: v.reason, cause: v.cause },
+      verdict: {
+        ok: v.ok,
+        reason: v.reason,
+        cause: v.cause,
+        ...(v.detail !== undefined ? { detail: v.detail } : {}),
+      },
       startedAt: t0,
       durationMs,
     }),

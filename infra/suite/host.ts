@@ -16,7 +16,9 @@ import {
   finishNotStarted,
   finishRun,
   kubeClient,
+  reportCouldNotStart,
   runAsMain,
+  startRunDir,
   stopStaleJobs,
 } from "./hook";
 import { HOOK_SETTINGS_ENV, HookSettings } from "./settings";
@@ -58,7 +60,8 @@ export function runOnHost(
 
 /** The host runner's hook: once the services are Ready, the suite on this host, then the report. */
 export async function runHostHook(s: HookSettings, t0: number): Promise<number> {
-  fs.mkdirSync(s.runDir, { recursive: true });
+  if (s.couldNotStart.length > 0) return reportCouldNotStart(s, t0);
+  startRunDir(s);
   // As with the Job runner: no stale suite Job left running beside this run, and the suite starts
   // once every service is Ready, or not at all.
   await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(kubeClient(s), s));

@@ -53,6 +53,11 @@ export const hookSettingsSchema = z
     fileDurations: z.record(z.string(), z.number().nonnegative()).optional(),
     /** Variables whose literal values are blanked in the artifacts' describe dumps (secrets). */
     redactEnv: z.array(z.string()).default([]),
+    /**
+     * Images the run needs that could not be built or published (infra/publish.ts): what each is
+     * for, its reference and its publishing's last lines. Any: the run cannot start.
+     */
+    couldNotStart: z.array(z.object({ what: nonEmpty, image: nonEmpty, log: z.string() })).default([]),
   })
   .strict()
   .refine((s) => s.runner === "host" || s.jobName !== "", {
@@ -61,6 +66,9 @@ export const hookSettingsSchema = z
   });
 
 export type HookSettings = z.output<typeof hookSettingsSchema>;
+
+/** An image a run needs that could not be built or published. */
+export type NotPublished = HookSettings["couldNotStart"][number];
 
 /** Why the hook's settings cannot be used: every problem, each naming its field. */
 export class HookSettingsError extends Error {

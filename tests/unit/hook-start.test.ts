@@ -11,7 +11,13 @@ import { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import { deploymentDetail } from "@inception/kube";
 import { emitArtifacts } from "@inception/runner/run";
 import { SUITE_RUN_LABEL, VERDICT_FILE } from "../../infra/suite/collect";
-import { awaitServices, kubeClient, podStateLine, runHook } from "../../infra/suite/hook";
+import {
+  COULD_NOT_START_FILE,
+  awaitServices,
+  kubeClient,
+  podStateLine,
+  runHook,
+} from "../../infra/suite/hook";
 import { runHostHook } from "../../infra/suite/host";
 import { HookSettings } from "../../infra/suite/settings";
 import { FakeKube, Obj } from "./fake-kube";
@@ -46,6 +52,7 @@ function settings(api: FakeKube, over: Partial<HookSettings> = {}): HookSettings
     keepRuns: 5,
     hostEnv: {},
     redactEnv: [],
+    couldNotStart: [],
     ...over,
   };
 }
@@ -349,6 +356,84 @@ describe("stale suite Jobs: an interrupted up's Job is stopped before the next r
     const again = await captured(() => runHostHook({ ...s, runDir: path.join(tmp(), RUN) }, Date.now()));
     expect(api.patches).to.have.length(1);
     expect(again.stderr).to.not.contain("stale suite Job");
+  });
+});
+
+describe("a run that could not start (an image it needs was not published)", () => {
+  const BUILD_LOG =
+    '#9 [3/4] RUN npm ci\n#9 ERROR: process "/bin/sh -c npm ci" did not complete successfully: exit code: 1';
+  const notPublished = [
+    { what: "the image of service executor", image: "inception/executor:abc123", log: BUILD_LOG },
+    {
+      what: "the suite image",
+      image: "inception/suite:def456",
+      log: "ERROR: failed to solve: no space left",
+    },
+  ];
+  // No API server behind it: a run that could not start has nothing to ask the cluster.
+  const nowhere = (runner: "job" | "host") => ({
+    ...settings(new FakeKube(), {
+      runner,
+      jobName: runner === "job" ? JOB : "",
+      couldNotStart: notPublished,
+    }),
+    kubeconfig: "apiVersion: v1\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n",
+    context: "c",
+  });
+
+  for (const runner of ["job", "host"] as const) {
+    it(`${runner} runner: writes the run folder at once — verdict, the build's last lines, report, history — and says why in tests.error`, async () => {
+      const s = nowhere(runner);
+      const t0 = Date.now();
+      const r = await captured(() => (runner === "job" ? runHook(s, t0) : runHostHook(s, t0)));
+      expect(r.value).to.equal(0);
+      expect(Date.now() - t0, "nothing waited for").to.be.below(3000);
+      const reason =
+        "could not start: the image of service executor (inception/executor:abc123) could not be built or published; " +
+        "the suite image (inception/suite:def456) could not be built or published — " +
+        '#9 ERROR: process "/bin/sh -c npm ci" did not complete successfully: exit code: 1';
+      const line = lastLine(r.stdout);
+      expect(line).to.deep.include({ ok: false, cause: "could-not-start", reason });
+      expect(line.tests.error).to.equal(
+        `${reason}\nthe image of service executor (inception/executor:abc123):\n${BUILD_LOG}\n\n` +
+          "the suite image (inception/suite:def456):\nERROR: failed to solve: no space left",
+      );
+      const v = JSON.parse(fs.readFileSync(path.join(s.runDir, VERDICT_FILE), "utf8"));
+      expect(v).to.deep.include({ ok: false, cause: "could-not-start", reason, counts: null });
+      expect(v.detail).to.contain(BUILD_LOG);
+      expect(fs.readFileSync(path.join(s.runDir, COULD_NOT_START_FILE), "utf8")).to.contain(
+        "ERROR: failed to solve: no space left",
+      );
+      const html = fs.readFileSync(path.join(s.runDir, "report.html"), "utf8");
+      expect(html).to.contain("an image it needs could not be built or published");
+      expect(html).to.match(/<pre class="error" id="why">[^<]*did not complete successfully/);
+      expect(html).to.contain(`href="${COULD_NOT_START_FILE}"`);
+      expect(fs.readFileSync(path.join(path.dirname(s.runDir), "index.html"), "utf8")).to.contain(RUN);
+      expect(r.stderr).to.contain(`inception: run ${RUN} FAILED: could not start`);
+    });
+  }
+
+  it("the same run started later (rerun onChange, the image built by then) no longer lists could-not-start.log", async () => {
+    const api = new FakeKube();
+    await api.start();
+    try {
+      const s = settings(api, { runner: "host", jobName: "", services: [] });
+      fs.mkdirSync(s.runDir, { recursive: true });
+      fs.writeFileSync(path.join(s.runDir, COULD_NOT_START_FILE), "old\n");
+      // A suite directory without tests: the run is red, but it started.
+      await captured(() =>
+        runHostHook(
+          { ...s, hostEnv: { SUITE_DIR: tmp(), SUITE_SPEC: "none" }, timeoutSeconds: 30 },
+          Date.now(),
+        ),
+      );
+      expect(fs.existsSync(path.join(s.runDir, COULD_NOT_START_FILE))).to.equal(false);
+      expect(fs.readFileSync(path.join(s.runDir, "report.html"), "utf8")).to.not.contain(
+        COULD_NOT_START_FILE,
+      );
+    } finally {
+      await api.stop();
+    }
   });
 });
 

@@ -240,6 +240,7 @@ describe("hook settings (one validated value)", () => {
     keepRuns: 5,
     hostEnv: {},
     redactEnv: [],
+    couldNotStart: [],
   };
 
   it("round-trips through the one environment variable", () => {
@@ -296,6 +297,7 @@ describe("host runner", () => {
     keepRuns: 5,
     hostEnv: {},
     redactEnv: [],
+    couldNotStart: [],
   });
   const log = () => fs.createWriteStream(path.join(tmp(), "suite.log"));
 
@@ -356,6 +358,7 @@ describe("the run's report and verdict, in every case", () => {
     keepRuns: 5,
     hostEnv: {},
     redactEnv: [],
+    couldNotStart: [],
   });
   /** Runs f with stdout and stderr captured. */
   function captured<T>(f: () => T): { value: T; stdout: string; stderr: string } {
