@@ -485,6 +485,9 @@ function mockInfra() {
         .describe("access key of the root user (the secret key is `inception:s3SecretKey`)"),
       nodePort: integer(30000, 32767).default(30070).describe("NodePort of the S3 API"),
       hostPort: integer(1, 65535).default(7070).describe("host port of the S3 API (local stage)"),
+      storage: oneOf(["pvc", "emptyDir"])
+        .default("pvc")
+        .describe("`pvc`: the objects survive a pod restart (a PersistentVolumeClaim `s3-data`)"),
     }).prefault({}),
     dataServer: section({
       enabled: bool().default(true).describe("an HTTP server of the files below"),
