@@ -360,6 +360,16 @@ describe("services under test and the suite run", () => {
       expect((dep.inputs.spec as Obj).replicas).to.equal(1);
     });
 
+    it("the broken-image fixture (for the fault checks) is a service context the stack accepts", async () => {
+      const run = await runStack("local", {
+        "inception:services": [{ name: "broken", context: "tests/fixtures/broken-image" }],
+      });
+      const env = run.of("command:local:Command").find((c) => c.name === "service-broken-image-publish")!
+        .inputs.environment as Record<string, string>;
+      expect(env.CONTEXT).to.match(/tests\/fixtures\/broken-image$/);
+      expect(env.FAILURE_AS_DATA).to.equal("1");
+    });
+
     it("reports its failure as data only for what a run needs: mock images, and services without a suite, still fail as resources", async () => {
       const run = await runStack("local", { "inception:suite": { enabled: false } });
       const env = (name: string) =>
