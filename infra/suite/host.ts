@@ -64,9 +64,10 @@ export async function runHostHook(s: HookSettings, t0: number): Promise<number> 
   startRunDir(s);
   // As with the Job runner: no stale suite Job left running beside this run, and the suite starts
   // once every service is Ready, or not at all.
-  await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(kubeClient(s), s));
-  const unready = await awaitServices(kubeClient(s), s);
-  if (unready) return finishNotStarted(kubeClient(s), s, t0, unready);
+  const k = kubeClient(s);
+  await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(k, s));
+  const unready = await awaitServices(k, s);
+  if (unready) return finishNotStarted(k, s, t0, unready);
   // The harness's Kubernetes client reads KUBECONFIG; hand it the stack's, not the user's.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inception-hook-"));
   const removeKubeconfig = () => fs.rmSync(tmp, { recursive: true, force: true });
@@ -98,7 +99,7 @@ export async function runHostHook(s: HookSettings, t0: number): Promise<number> 
       log,
     );
     await new Promise((r) => log.end(r));
-    return await finishRun(kubeClient(s), s, outcome, t0);
+    return await finishRun(k, s, outcome, t0);
   } finally {
     // The stack's kubeconfig is a secret: it does not outlive the run.
     removeKubeconfig();
