@@ -137,6 +137,8 @@ export = async () => {
           healthPort: svc.healthPort,
           readinessPath: svc.readinessPath ?? null,
           livenessPath: svc.livenessPath ?? null,
+          // With a suite, a failed build is the run's to report (could-not-start), not a resource's.
+          imageFailureAsData: config.suite.enabled,
         },
         { provider: cluster.provider, dependsOn: [namespace] },
       ),
@@ -170,10 +172,27 @@ export = async () => {
       suiteConfig.runner === "host"
         ? new PublishedImage(
             "job-image",
-            { name: "node", image: "inception/node:24", target: publishTo, prefix: config.images.prefix },
+            {
+              name: "node",
+              image: "inception/node:24",
+              target: publishTo,
+              prefix: config.images.prefix,
+              failureAsData: true,
+            },
             { provider: cluster.provider },
-          ).ref
-        : pulumi.output("");
+          )
+        : undefined;
+    // What the run needs and could not get: the run says so (could-not-start) instead of the
+    // update failing at the image, before any run folder or output (see infra/publish.ts).
+    const notPublished = pulumi
+      .all([
+        ...servicesUnderTest.map((s, i) =>
+          s.imageFailure.apply((f) => f && { what: `the image of service ${config.services[i].name}`, ...f }),
+        ),
+        suiteImage?.failure.apply((f) => f && { what: "the suite image", ...f }),
+        hostJobImage?.failure.apply((f) => f && { what: "the image of the suite's Jobs", ...f }),
+      ])
+      .apply((all) => all.filter((f) => f !== undefined));
     suite = new SuiteRun(
       "suite",
       {
@@ -191,24 +210,28 @@ export = async () => {
           name: svc.name,
           podSelector: `app.kubernetes.io/name=${svc.name}`,
           spawnedSelector: svc.spawnedSelector,
+          readyTimeoutSeconds: svc.readyTimeoutSeconds,
         })),
-        // Components: waiting for one waits for all its children (Deployments Ready, mocks Ready).
+        // Components: waiting for one waits for all its children: the mocks Ready, the services'
+        // Deployments applied (the hook waits for them to be Ready).
         after: [...servicesUnderTest, mockInfra],
         projectRoot: config.projectRoot,
         secretEnv: secretValues(suiteConfig.secretEnv),
         redactEnv,
         envIsSecret: secretSuite,
         hostEnv: pulumi
-          .all([mockInfra.endpoints, hostJobImage, s3SecretKey])
+          .all([mockInfra.endpoints, hostJobImage?.ref ?? "", s3SecretKey])
           .apply(([endpoints, jobImage, key]) => ({
             ...hostEnvironment(endpoints, config.mockInfra.s3.enabled ? { s3_secret_key: key } : {}),
             JOB_IMAGE: jobImage,
           })),
+        notPublished,
       },
       { provider: cluster.provider, dependsOn: [namespace] },
     );
-    // A red run fails the update once its outputs are recorded (unless failOnTestFailure is off).
-    verdict = suiteConfig.failOnTestFailure ? failUpdateWhenRed(suite) : suite.verdict;
+    // A red run fails the update once its outputs are recorded (with failOnTestFailure off, only
+    // a run that could not start or whose service was never Ready).
+    verdict = failUpdateWhenRed(suite, suiteConfig.failOnTestFailure);
   }
 
   return {

@@ -57,6 +57,56 @@ export interface PublishedImageArgs {
   prefix?: string;
   /** Where the image is published. */
   target: PublishTarget;
+  /**
+   * A failure to prepare, build, load or push is reported as data (`failure`) and does not fail the
+   * update: for the images a suite run needs, so that the run can say why it could not start (see
+   * PUBLISH_FAILED_MARK). Defaults to false: a failure fails the command resource.
+   */
+  failureAsData?: boolean;
+}
+
+/** Why an image was not published: the image and the last lines its publishing printed. */
+export interface PublishFailure {
+  image: string;
+  log: string;
+}
+
+/**
+ * The last line of a publish that failed with `failureAsData` (scripts/publish-image.sh).
+ *
+ * Why a failure as data: Pulumi stops an update at its first failed resource, and the program's
+ * outputs it had not received by then keep their previous values, so a failed image build would
+ * leave the last run's `tests` in place and write no run folder. Instead the command succeeds and
+ * says so on its last stdout line; `failure` carries the build's last lines, which the suite hook
+ * turns into the run's verdict "could-not-start" (and the update then fails once its outputs are
+ * recorded, see failUpdateWhenRed). A command that "succeeded" is not run again while its inputs
+ * stay the same, so on a failure the script also writes a fresh token into the image's retry file,
+ * which is one of the command's triggers: the next update publishes again (and once that succeeds
+ * the token stays as it is, so nothing is published needlessly after).
+ */
+export const PUBLISH_FAILED_MARK = "inception-publish-failed:";
+
+/** Lines of a failed publish's output kept as its `failure`. */
+const FAILURE_LINES = 20;
+
+/** The failure a publish command's output reports, or undefined when the image was published. */
+export function publishFailure(stdout: string, stderr: string): string | undefined {
+  const last = stdout.trim().split("\n").pop() ?? "";
+  if (!last.startsWith(PUBLISH_FAILED_MARK)) return undefined;
+  const tail = stderr
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== "")
+    .slice(-FAILURE_LINES);
+  return tail.length > 0 ? tail.join("\n") : last.slice(PUBLISH_FAILED_MARK.length).trim();
+}
+
+/** The retry file of an image and its target (see PUBLISH_FAILED_MARK). */
+export function retryFile(image: string, target: PublishTarget): string {
+  const where =
+    target.type === "kind" ? target.clusterName : target.type === "registry" ? target.registry : "";
+  const key = crypto.createHash("sha256").update(`${image}\n${target.type}\n${where}`).digest("hex");
+  return path.join(PROJECT_ROOT, ".inception", "publish-retry", key.slice(0, 16));
 }
 
 /** scripts/publish-image.sh: what each publish command runs (its text, for the script tests). */
@@ -72,6 +122,8 @@ export class PublishedImage extends pulumi.ComponentResource {
   readonly localRef: string;
   /** Content hash of the build context (the tag). */
   readonly contentHash: string;
+  /** With `failureAsData`: why it was not published; undefined once it was (and without). */
+  readonly failure: pulumi.Output<PublishFailure | undefined>;
 
   constructor(name: string, args: PublishedImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("inception:publish:PublishedImage", name, {}, opts);
@@ -122,6 +174,11 @@ export class PublishedImage extends pulumi.ComponentResource {
       REGISTRY_PASSWORD:
         t.type === "registry" && t.credentials !== undefined ? pulumi.secret(t.credentials.password) : "",
     };
+    const retry = args.failureAsData ? retryFile(image, t) : undefined;
+    if (retry !== undefined) {
+      environment.FAILURE_AS_DATA = "1";
+      environment.RETRY_FILE = retry;
+    }
     const publish = new command.local.Command(
       `${name}-publish`,
       {
@@ -133,12 +190,21 @@ export class PublishedImage extends pulumi.ComponentResource {
           this.contentHash,
           image,
           t.type === "kind" ? t.clusterIdentity : t.type === "registry" ? t.registry : "local",
+          // Again after a failure reported as data (a new token each time it failed).
+          ...(retry !== undefined ? [fs.existsSync(retry) ? fs.readFileSync(retry, "utf8").trim() : ""] : []),
         ],
       },
       { parent: this },
     );
     this.ref = publish.stdout.apply(() => image);
-    this.registerOutputs({ ref: this.ref });
+    this.failure =
+      retry === undefined
+        ? pulumi.output(undefined)
+        : pulumi.all([publish.stdout, publish.stderr]).apply(([out, errs]) => {
+            const log = publishFailure(out, errs);
+            return log === undefined ? undefined : { image, log };
+          });
+    this.registerOutputs({ ref: this.ref, failure: this.failure });
   }
 }
 

@@ -2,15 +2,18 @@
  * The service under test: its image built from a directory of the repo and published for the
  * cluster (PublishedImage), a Deployment running it with a ServiceAccount and a namespaced Role for
  * what it does in Kubernetes, and its environment from the mock infra's outputs ConfigMap (by key)
- * plus literal values. Ready means the Deployment is available (Pulumi's await), i.e. the service's
- * readiness probe passed — for the executor: its consumer group is joined.
+ * plus literal values. Ready means the Deployment is rolled out, i.e. the service's readiness probe
+ * passed — for the executor: its consumer group is joined. Pulumi does not wait for that (the
+ * Deployment is `pulumi.com/skipAwait`): the suite hook does, bounded by the service's
+ * readyTimeoutSeconds, so that a service that never becomes Ready still ends in a run folder with
+ * its pods' logs and the verdict service-not-ready instead of an update failed at Pulumi's timeout.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { EXECUTOR_OUTPUTS_ENV, EXECUTOR_RULES } from "./config";
 import { OUTPUTS_CONFIGMAP } from "./contract";
-import { PublishTarget, PublishedImage } from "./publish";
+import { PublishFailure, PublishTarget, PublishedImage } from "./publish";
 import { containerSecurityContext, podSecurityContext } from "./security";
 
 /** The reference executor's rules and outputs, defined once in the config schema. */
@@ -65,18 +68,24 @@ export interface ServiceUnderTestArgs {
   livenessPath?: string | null;
   /** Container resources. Defaults to requests cpu 50m / memory 128Mi, limit memory 512Mi. */
   resources?: k8s.types.input.core.v1.ResourceRequirements;
-  /** How long Pulumi waits for the Deployment to become available, in seconds. Defaults to 300. */
-  readyTimeoutSeconds?: number;
+  /**
+   * An image that cannot be built or published does not fail the update but is reported in
+   * `imageFailure` (for a suite run to say why it could not start, see infra/publish.ts); the
+   * Deployment then runs no pod. Defaults to false.
+   */
+  imageFailureAsData?: boolean;
 }
 
-/** The service under test, deployed and ready. */
+/** The service under test, deployed (its readiness is the suite hook's to wait for). */
 export class ServiceUnderTest extends pulumi.ComponentResource {
-  /** The Deployment's name; resolves once the Deployment is available (every replica ready). */
-  readonly ready: pulumi.Output<string>;
+  /** The Deployment's name; resolves once the Deployment is applied (not once it is available). */
+  readonly deploymentName: pulumi.Output<string>;
   /** The published image reference. */
   readonly image: pulumi.Output<string>;
   /** Name of the service's ServiceAccount. */
   readonly serviceAccountName: pulumi.Output<string>;
+  /** With imageFailureAsData: why its image was not published; undefined once it was. */
+  readonly imageFailure: pulumi.Output<PublishFailure | undefined>;
 
   constructor(name: string, args: ServiceUnderTestArgs, opts?: pulumi.ComponentResourceOptions) {
     super("inception:service:ServiceUnderTest", name, {}, opts);
@@ -90,11 +99,19 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
       "app.kubernetes.io/part-of": "inception-service-under-test",
     };
 
+    const failureAsData = args.imageFailureAsData ?? false;
     const image = new PublishedImage(
       `${name}-image`,
       args.image !== undefined
-        ? { name: svc, image: args.image, target: args.publishTo, prefix: args.imagePrefix }
-        : { name: svc, context, prepare: args.prepare, target: args.publishTo, prefix: args.imagePrefix },
+        ? { name: svc, image: args.image, target: args.publishTo, prefix: args.imagePrefix, failureAsData }
+        : {
+            name: svc,
+            context,
+            prepare: args.prepare,
+            target: args.publishTo,
+            prefix: args.imagePrefix,
+            failureAsData,
+          },
       child,
     );
 
@@ -155,9 +172,17 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
-        metadata: { name: svc, namespace: ns, labels },
+        metadata: {
+          name: svc,
+          namespace: ns,
+          labels,
+          // Ready is awaited by the suite hook, bounded and reported (see the comment on top).
+          annotations: { "pulumi.com/skipAwait": "true" },
+        },
         spec: {
-          replicas: args.replicas ?? 1,
+          // No pod for an image that is not there: once it is, the next up scales up a fresh pod
+          // (one left in ImagePullBackOff would try again only after its back-off).
+          replicas: image.failure.apply((f) => (f === undefined ? (args.replicas ?? 1) : 0)),
           // One consumer group member at a time: no overlap of old and new pods during an update.
           strategy: { type: "Recreate" },
           selector: { matchLabels: labels },
@@ -212,18 +237,14 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
         ...child,
         // The Role must be bound before the service starts using it.
         dependsOn: [binding],
-        customTimeouts: {
-          create: `${args.readyTimeoutSeconds ?? 300}s`,
-          update: `${args.readyTimeoutSeconds ?? 300}s`,
-        },
       },
     );
 
-    // Pulumi's await for a Deployment returns once it is available, so its status means ready.
-    this.ready = deployment.status.apply(() => svc);
+    this.deploymentName = deployment.metadata.name;
     this.image = image.ref;
     this.serviceAccountName = sa.metadata.name;
-    this.registerOutputs({ ready: this.ready, image: this.image });
+    this.imageFailure = image.failure;
+    this.registerOutputs({ deploymentName: this.deploymentName, image: this.image });
   }
 }
 

@@ -6,9 +6,10 @@
 #   4. the executor in its fault mode: up fails, naming the missing event, artifacts still written;
 #   5. down: the kind cluster is gone.
 # With --full (npm run e2e:full) also: ZooKeeper and a CRD on, the mock infra checked from the host
-# (Kafka listener, S3 port, CRD object, Kafka pod kill), the suite Job past its deadline (a suite
-# that only waits, tests/fixtures/hold-suite: the deadline ends it on any cluster), rerun
-# "always", and the host runner. npm test runs --full (then e2e-example.sh and e2e-devo.sh).
+# (Kafka listener, S3 port, CRD object, Kafka pod kill), the S3 gateway's pod killed with no
+# acknowledged object lost, the suite Job past its deadline (a suite that only waits,
+# tests/fixtures/hold-suite: the deadline ends it on any cluster), rerun "always", and the host
+# runner. npm test runs --full (then e2e-example.sh and e2e-devo.sh).
 # Each check is a step (scripts/lib.sh e2e_step): a failed step is named and the independent
 # steps after it still run; only a failed first up stops the run (every step stands on it).
 # Always tears down, even on failure. Needs the toolchain (npm run toolchain).
@@ -76,7 +77,14 @@ mock_infra_checks() {
     npx mocha --config tests/.mocharc.e2e.json tests/e2e/mockinfra.test.ts
 }
 
-# The broker was killed and came back: its pod is new, its StatefulSet unchanged.
+# The S3 counterpart of the Kafka pod kill: objects put across the gateway pod's loss, all read back.
+s3_durability() {
+  INCEPTION_E2E_KUBECONFIG="$work/kubeconfig" INCEPTION_E2E_OUTPUTS="$work/outputs.json" \
+    npx mocha --config tests/.mocharc.e2e.json tests/e2e/s3-durability.test.ts
+}
+
+# The broker and the S3 gateway were killed and came back: their pods are new, their
+# StatefulSet and Deployment unchanged.
 second_up_changes_nothing() {
   pulumi up --yes --skip-preview --stack "$stack" --expect-no-changes >"$work/up-again.log" 2>&1 ||
     { tail -n 40 "$work/up-again.log"; die "the second up proposed changes"; }
@@ -174,12 +182,13 @@ e2e_step "up: cluster, mock infra, executor, suite green" first_up
 [ "${#e2e_failed_steps[@]}" -eq "$failed_before_up" ] || e2e_steps_verdict
 e2e_step "the cluster, the stack outputs and the run folder of the green run" green_run_checks
 [ -z "$full" ] || e2e_step "the mock infra from the host (Kafka, S3, CRD, Kafka pod kill)" mock_infra_checks
+[ -z "$full" ] || e2e_step "the S3 mock: a killed gateway pod comes back, no acknowledged object lost" s3_durability
 e2e_step "a second up changes nothing" second_up_changes_nothing
 e2e_step "the executor drops its executor event: the suite fails, naming it" fault_mode
 reset_step_settings
 
 if [ -z "$full" ]; then
-  say "e2e: core tier done; NOT RUN here: the extended checks (host-side mock infra and Kafka pod kill, suite deadline, rerun always, host runner): npm run e2e:full"
+  say "e2e: core tier done; NOT RUN here: the extended checks (host-side mock infra, Kafka and S3 pod kills, suite deadline, rerun always, host runner): npm run e2e:full"
   e2e_steps_verdict
   exit 0
 fi

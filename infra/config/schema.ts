@@ -527,6 +527,9 @@ function mockInfra() {
         .describe("access key of the root user (the secret key is `inception:s3SecretKey`)"),
       nodePort: integer(30000, 32767).default(30070).describe("NodePort of the S3 API"),
       hostPort: integer(1, 65535).default(7070).describe("host port of the S3 API (local stage)"),
+      storage: oneOf(["pvc", "emptyDir"])
+        .default("pvc")
+        .describe("`pvc`: the objects survive a pod restart (a PersistentVolumeClaim `s3-data`)"),
     }).prefault({}),
     dataServer: section({
       enabled: bool().default(true).describe("an HTTP server of the files below"),
@@ -629,6 +632,11 @@ const service = z.preprocess(
       .optional()
       .describe("HTTP liveness path on healthPort"),
     healthPort: integer(1, 65535).default(8080),
+    readyTimeoutSeconds: integer(5, 3600)
+      .default(300)
+      .describe(
+        "how long the suite waits for the service's Deployment to be available; past it the run is red with cause service-not-ready and the suite does not start",
+      ),
   })
     .superRefine((s, ctx) => {
       if ((s.context === undefined) === (s.image === undefined)) {
@@ -685,7 +693,9 @@ function suite() {
     keepRuns: integer(1, 100).default(5).describe("suite runs (Jobs and artifact folders) kept"),
     failOnTestFailure: bool()
       .default(true)
-      .describe("`pulumi up` fails when a test fails, the Job times out or crashes"),
+      .describe(
+        "`pulumi up` fails when a test fails, the Job times out or crashes (a run that could not start or whose service never became Ready fails it in any case)",
+      ),
     artifactsDir: text("a relative directory path without '..'")
       .default("artifacts")
       .describe("run folders go to `<artifactsDir>/<stack>/<run id>/`, relative to the project")

@@ -1,6 +1,8 @@
 /**
  * An S3 mock: versitygw (Apache-2.0) with its POSIX backend. Each bucket is a directory under the
  * backend's root, created before the gateway starts, so the buckets exist before it reports ready.
+ * The root is a PersistentVolumeClaim by default (storage "pvc"), so an acknowledged object
+ * survives the gateway's pod being killed, as a message does the Kafka broker's.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -62,12 +64,32 @@ export class S3Mock extends pulumi.ComponentResource {
       [{ name: "s3", port: S3_PORT, nodePort: (args.exposeOnHost ?? true) ? c.nodePort : undefined }],
       child,
     );
+    // Not awaited: with a WaitForFirstConsumer storage class (kind's) it binds only once the
+    // gateway's pod is scheduled, and the Deployment (awaited) stands for both.
+    const claim =
+      c.storage === "pvc"
+        ? new k8s.core.v1.PersistentVolumeClaim(
+            `${name}-data`,
+            {
+              metadata: {
+                name: "s3-data",
+                namespace: ns,
+                labels,
+                annotations: { "pulumi.com/skipAwait": "true" },
+              },
+              spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+            },
+            child,
+          )
+        : undefined;
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-gateway`,
       {
         metadata: { name: "s3", namespace: ns, labels },
         spec: {
           replicas: 1,
+          // One pod at a time on the ReadWriteOnce claim: the old one gone before the new starts.
+          ...(claim ? { strategy: { type: "Recreate" } } : {}),
           selector: { matchLabels: labels },
           template: {
             metadata: { labels },
@@ -90,7 +112,11 @@ export class S3Mock extends pulumi.ComponentResource {
                   volumeMounts: [{ name: "data", mountPath: "/data" }],
                 },
               ],
-              volumes: [{ name: "data", emptyDir: {} }],
+              volumes: [
+                claim
+                  ? { name: "data", persistentVolumeClaim: { claimName: claim.metadata.name } }
+                  : { name: "data", emptyDir: {} },
+              ],
             },
           },
         },

@@ -69,20 +69,37 @@ export type VerdictCause =
   | "no-results"
   | "no-pod"
   | "service-not-ready"
+  | "could-not-start"
   | "hook-error";
 
 export interface Verdict {
   ok: boolean;
   reason: string;
   cause: VerdictCause;
+  /** More than the reason's one line, when there is more to say (a failed build's last lines). */
+  detail?: string;
   tests: TestsOutput;
 }
 
 const NO_TESTS: TestsOutput = { passed: 0, failed: 0, pending: 0, durationMs: 0, failures: [] };
 
-/** A red verdict with no test to blame: `tests.error` says why, as the stack outputs show it. */
-export function failedRun(cause: VerdictCause, reason: string, tests: TestsOutput = NO_TESTS): Verdict {
-  return { ok: false, reason, cause, tests: { ...tests, error: reason } };
+/**
+ * A red verdict with no test to blame: `tests.error` says why, as the stack outputs show it (the
+ * reason, then the detail when there is one).
+ */
+export function failedRun(
+  cause: VerdictCause,
+  reason: string,
+  tests: TestsOutput = NO_TESTS,
+  detail?: string,
+): Verdict {
+  return {
+    ok: false,
+    reason,
+    cause,
+    ...(detail !== undefined ? { detail } : {}),
+    tests: { ...tests, error: detail !== undefined ? `${reason}\n${detail}` : reason },
+  };
 }
 
 /**
@@ -127,6 +144,8 @@ export interface VerdictFile {
   durationMs: number;
   /** Null when the suite left no results. */
   counts: { passed: number; failed: number; pending: number } | null;
+  /** The verdict's detail, when it has one (could-not-start: what the failed build printed last). */
+  detail?: string;
 }
 
 export function writeVerdict(
@@ -145,6 +164,7 @@ export function writeVerdict(
     startedAt,
     durationMs,
     counts: hasResults ? { passed: v.tests.passed, failed: v.tests.failed, pending: v.tests.pending } : null,
+    ...(v.detail !== undefined ? { detail: v.detail } : {}),
   };
   fs.mkdirSync(runDir, { recursive: true });
   fs.writeFileSync(path.join(runDir, VERDICT_FILE), JSON.stringify(doc, null, 2) + "\n");

@@ -1,15 +1,17 @@
 /**
- * The post-deploy hook, run by a command resource after the suite Job is applied: watches the Job,
- * streams the suite's lines into `pulumi up`'s output as they happen, then writes the run's
- * artifacts folder — junit.xml, results.json, the suite log, the logs of the services under test
- * and of every pod they spawned, pod/job descriptions with their events, the Kafka timeline, then
- * verdict.json, report.html and the stack's run history (index.html) — and prints the results as
- * one JSON line on stdout (the stack outputs).
+ * The post-deploy hook, run by a command resource after the suite Job is applied (suspended): waits
+ * for the services under test to be Ready, resumes the Job, watches it, streams the suite's lines
+ * into `pulumi up`'s output as they happen, then writes the run's artifacts folder — junit.xml,
+ * results.json, the suite log, the logs of the services under test and of every pod they spawned,
+ * pod/job descriptions with their events, the Kafka timeline, then verdict.json, report.html and
+ * the stack's run history (index.html) — and prints the results as one JSON line on stdout (the
+ * stack outputs).
  *
- * Whatever happens — no suite pod, a deadline, a crash, an error of the hook itself — the hook
- * writes what it could collect and the verdict naming the cause, prints the results line and exits
- * 0: a red run is the program's to fail (infra/suite/index.ts failUpdateWhenRed), after the stack
- * outputs are recorded. A command that failed would leave the previous run's outputs in place.
+ * Whatever happens — a service never Ready, no suite pod, a deadline, a crash, an error of the hook
+ * itself — the hook writes what it could collect and the verdict naming the cause, prints the
+ * results line and exits 0: a red run is the program's to fail (infra/suite/index.ts
+ * failUpdateWhenRed), after the stack outputs are recorded. A command that failed would leave the
+ * previous run's outputs in place.
  *
  * Streamed text goes to stderr; stdout carries only the final JSON line. Settings: one JSON value in
  * INCEPTION_HOOK_SETTINGS (settings.ts). The waits and the reads of logs and events are
@@ -19,7 +21,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { PassThrough } from "stream";
-import { KubeConfig, KubernetesObject, Log, V1Job, V1Pod } from "@kubernetes/client-node";
+import { KubeConfig, KubernetesObject, Log, V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
 import { KubeClient, KubeWaitError, Kind, errorText } from "@inception/kube";
 import { writeHistory, writeRunReport } from "@inception/report";
 import {
@@ -66,7 +68,7 @@ async function waitOne<T extends KubernetesObject>(
   k: KubeClient,
   kind: Kind,
   selector: string,
-  state: "running" | "ended",
+  state: "exists" | "running" | "ended",
   deadline: number,
 ): Promise<{ obj?: T; why?: string }> {
   try {
@@ -82,7 +84,7 @@ async function waitOne<T extends KubernetesObject>(
 }
 
 /** Runs one part of the collection; a part that fails is printed and the others still run. */
-async function attempt(what: string, part: () => Promise<void>): Promise<void> {
+export async function attempt(what: string, part: () => Promise<void>): Promise<void> {
   try {
     await part();
   } catch (e) {
@@ -163,10 +165,10 @@ async function podLogs(k: KubeClient, selector: string, dir: string, redact: str
 export const REDACTED = "[redacted]";
 
 /**
- * A copy of a pod or Job whose containers' env entries named in `names` have their literal value
+ * A copy of a pod, Job or Deployment whose containers' env entries named in `names` have their literal value
  * replaced: a secret given as a plain value (not by secretKeyRef) stays out of the artifacts.
  */
-export function redactEnv<T extends V1Pod | V1Job>(obj: T, names: readonly string[]): T {
+export function redactEnv<T extends V1Pod | V1Job | V1Deployment>(obj: T, names: readonly string[]): T {
   if (names.length === 0) return obj;
   const copy = JSON.parse(JSON.stringify(obj)) as T;
   const pod =
@@ -185,7 +187,7 @@ export function redactEnv<T extends V1Pod | V1Job>(obj: T, names: readonly strin
 async function describe(
   k: KubeClient,
   kind: string,
-  obj: V1Pod | V1Job,
+  obj: V1Pod | V1Job | V1Deployment,
   dir: string,
   redact: string[],
 ): Promise<void> {
@@ -208,9 +210,13 @@ export function kubeClient(s: HookSettings): KubeClient {
 }
 
 export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number> {
+  if (s.couldNotStart.length > 0) return reportCouldNotStart(s, t0);
+  startRunDir(s);
   const k = kubeClient(s);
-  const deadline = t0 + s.timeoutSeconds * 1000;
-  fs.mkdirSync(s.runDir, { recursive: true });
+  const notStarted = await startSuiteJob(k, s);
+  if (notStarted) return finishNotStarted(k, s, t0, notStarted);
+  // The Job's own deadline counts from its start (resuming a Job restarts activeDeadlineSeconds).
+  const deadline = Date.now() + s.timeoutSeconds * 1000;
   if (s.shards !== undefined && s.shards > 1) return runShardedHook(k, s, s.shards, t0, deadline);
   err(`inception: run ${s.runId}: waiting for suite Job ${s.namespace}/${s.jobName}`);
 
@@ -252,6 +258,202 @@ export async function runHook(s: HookSettings, t0 = Date.now()): Promise<number>
         )
       : undefined;
   return finishRun(k, s, outcome, t0, decided);
+}
+
+/** The file of a run that could not start: what each failed image's publishing printed last. */
+export const COULD_NOT_START_FILE = "could-not-start.log";
+
+/**
+ * The run folder, for a run that starts. With rerun "onChange" it may be the folder of an earlier
+ * attempt of the same run that could not start: its could-not-start.log is no longer true.
+ */
+export function startRunDir(s: HookSettings): void {
+  fs.mkdirSync(s.runDir, { recursive: true });
+  fs.rmSync(path.join(s.runDir, COULD_NOT_START_FILE), { force: true });
+}
+
+/**
+ * A run that could not start: an image it needs could not be built or published, reported as data
+ * (infra/publish.ts explains why not as a failed resource). There is nothing to wait for — the
+ * suite Job, if any, stays suspended and could never run — so the run folder gets at once what
+ * each failure printed last (could-not-start.log), verdict.json and report.html with it, and the
+ * history its entry. The update then fails once the outputs are recorded (failUpdateWhenRed).
+ */
+export function reportCouldNotStart(s: HookSettings, t0: number): number {
+  const failed = s.couldNotStart;
+  const detail = failed.map((f) => `${f.what} (${f.image}):\n${f.log}`).join("\n\n");
+  // Its last line: a failed docker build ends with what failed ("ERROR: failed to solve: …").
+  const last =
+    failed[0].log
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .pop() ?? "no output";
+  const reason =
+    `could not start: ${failed.map((f) => `${f.what} (${f.image}) could not be built or published`).join("; ")}` +
+    ` — ${firstLine(last)}`;
+  try {
+    fs.mkdirSync(s.runDir, { recursive: true });
+    fs.writeFileSync(path.join(s.runDir, COULD_NOT_START_FILE), detail + "\n");
+  } catch (e) {
+    err(`inception: could not write ${COULD_NOT_START_FILE}: ${(e as Error).message}`);
+  }
+  return reportRun(s, failedRun("could-not-start", reason, undefined, detail), t0);
+}
+
+/** How long the hook looks for its own suite Job (Pulumi created it just before the hook ran). */
+const FIND_JOB_MS = 30_000;
+
+/**
+ * Starts this run's suite Job, which Pulumi created suspended: once every service under test is
+ * Ready, the Job is resumed. A Job not suspended (rerun "onChange": the same Job an earlier `up`
+ * already started) or already ended is followed as it is. Returns the red verdict when a service
+ * did not become Ready in time: the Job is then left suspended, and never runs.
+ */
+async function startSuiteJob(k: KubeClient, s: HookSettings): Promise<Verdict | undefined> {
+  const { obj: job } = await waitOne<V1Job>(
+    k,
+    "job",
+    `${SUITE_RUN_LABEL}=${s.runId}`,
+    "exists",
+    Date.now() + FIND_JOB_MS,
+  );
+  await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(k, s));
+  if (job === undefined) return undefined; // the waits below say what became of it
+  if (job.spec?.suspend !== true || jobOutcome(job) !== undefined) {
+    err(`inception: suite Job ${s.jobName} was started by an earlier up of this run: following it`);
+    return undefined;
+  }
+  const unready = await awaitServices(k, s);
+  if (unready) {
+    err(`inception: suite Job ${s.jobName} left suspended: it never runs`);
+    return unready;
+  }
+  await k.setJobSuspended(s.jobName, false);
+  err(`inception: suite Job ${s.namespace}/${s.jobName} resumed`);
+  return undefined;
+}
+
+/**
+ * Suspends every other suite Job of the namespace that is still going (neither ended nor
+ * suspended): what an interrupted `up` leaves behind, its pods still running tests against the
+ * services this run is about to test. Suspending ends their pods and keeps the Jobs for inspection
+ * (pruned later with the old runs). One line names them.
+ */
+export async function stopStaleJobs(k: KubeClient, s: HookSettings): Promise<void> {
+  const stale = (await k.list<V1Job>("job", SUITE_RUN_LABEL)).filter(
+    (j) => j.metadata?.name !== s.jobName && j.spec?.suspend !== true && jobOutcome(j) === undefined,
+  );
+  if (stale.length === 0) return;
+  for (const j of stale) await k.setJobSuspended(j.metadata?.name ?? "", true);
+  err(
+    `inception: stopped ${stale.length} stale suite Job${stale.length === 1 ? "" : "s"} of an earlier, interrupted up ` +
+      `(suspended, kept for inspection): ${stale.map((j) => `${j.metadata?.name} (${j.status?.active ?? 0} active)`).join(", ")}`,
+  );
+}
+
+/**
+ * Waits, each within its readyTimeoutSeconds and all at once, for every service's Deployment to be
+ * rolled out (its pods Ready). Pulumi does not wait for them: its wait running out would fail the
+ * update with no run folder. Returns the red verdict naming each service that did not become
+ * Ready and its pods' states, or undefined when all are Ready.
+ */
+export async function awaitServices(k: KubeClient, s: HookSettings): Promise<Verdict | undefined> {
+  if (s.services.length === 0) return undefined;
+  err(
+    `inception: waiting for ${s.services.map((v) => `${v.name} (at most ${v.readyTimeoutSeconds}s)`).join(", ")} to be Ready`,
+  );
+  const unready = (
+    await Promise.all(
+      s.services.map(async (svc) => {
+        const t = Date.now();
+        try {
+          await k.waitFor<V1Deployment>("deployment", svc.podSelector, "running", {
+            timeoutMs: svc.readyTimeoutSeconds * 1000,
+          });
+          err(`inception: service ${svc.name} is Ready (${Math.round((Date.now() - t) / 1000)}s)`);
+          return undefined;
+        } catch (e) {
+          if (!(e instanceof KubeWaitError)) throw e;
+          err(`inception: ${e.message.replace(/\n/g, "\ninception:   ")}`);
+          return { svc, why: e.message };
+        }
+      }),
+    )
+  ).filter((u) => u !== undefined);
+  if (unready.length === 0) return undefined;
+  const named: string[] = [];
+  for (const { svc, why } of unready) {
+    let pods: V1Pod[];
+    try {
+      pods = await k.list<V1Pod>("pod", svc.podSelector);
+    } catch (e) {
+      // Neither the wait nor a read succeeded: the API, not the service, is what failed.
+      return failedRun(
+        "hook-error",
+        `could not tell whether service ${svc.name} is Ready: ${firstLine(why)}; ${errorText(e)}`,
+      );
+    }
+    named.push(`service ${svc.name} is not Ready after ${svc.readyTimeoutSeconds}s: ${podStates(pods)}`);
+  }
+  return failedRun("service-not-ready", `${named.join("; ")} (the suite did not start)`);
+}
+
+/**
+ * A run that ended before its suite started: the suite Job as it was left (suspended, no pod),
+ * each service's Deployment, then what finishRun collects (the services' pods: logs, a crashed
+ * container's previous log, descriptions and events).
+ */
+export async function finishNotStarted(
+  k: KubeClient,
+  s: HookSettings,
+  t0: number,
+  v: Verdict,
+): Promise<number> {
+  const cluster = path.join(s.runDir, "cluster");
+  fs.mkdirSync(cluster, { recursive: true });
+  if (s.runner === "job") {
+    await attempt("the suite Job", async () => {
+      for (const j of await k.list<V1Job>("job", `${SUITE_RUN_LABEL}=${s.runId}`))
+        await describe(k, "Job", j, cluster, s.redactEnv);
+    });
+  }
+  for (const svc of s.services) {
+    await attempt(`the Deployment of ${svc.name}`, async () => {
+      const dir = path.join(cluster, "services", svc.name);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const d of await k.list<V1Deployment>("deployment", svc.podSelector))
+        await describe(k, "Deployment", d, dir, s.redactEnv);
+    });
+  }
+  return finishRun(k, s, "failed", t0, v);
+}
+
+/** One pod for people: phase, readiness, why its containers wait or ended, restarts. */
+export function podStateLine(p: V1Pod): string {
+  const phase = p.status?.phase ?? "Pending";
+  const ready = (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
+  const reasons: string[] = [];
+  for (const c of statuses) {
+    const now = c.state?.waiting?.reason ?? c.state?.terminated?.reason;
+    const last = c.lastState?.terminated;
+    const lastExit = last ? `last exit ${last.exitCode}${last.reason ? ` ${last.reason}` : ""}` : undefined;
+    const parts = [now, lastExit].filter((x) => x !== undefined);
+    if (parts.length > 0) reasons.push(`${c.name}: ${parts.join(", ")}`);
+  }
+  const unscheduled = p.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  if (unscheduled) reasons.push(`unscheduled: ${unscheduled.reason ?? ""}`.trim());
+  const restarts = statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
+  return (
+    `${p.metadata?.name ?? "pod"} ${phase}${ready ? ", Ready" : ", not Ready"}` +
+    (reasons.length > 0 ? ` (${reasons.join("; ")})` : "") +
+    (restarts > 0 ? `, ${restarts} restart${restarts === 1 ? "" : "s"}` : "")
+  );
+}
+
+/** The pods of a service, one state each; "no pod" when it has none. */
+export function podStates(pods: V1Pod[]): string {
+  return pods.length === 0 ? "no pod" : pods.map(podStateLine).join(", ");
 }
 
 /** The label Kubernetes gives each pod of an Indexed Job: its completion index. */
@@ -373,7 +575,7 @@ export async function finishRun(
   let v =
     decided ??
     verdict(outcome, readResults(s.runDir), s.runner === "host" ? "the suite on this host" : "the suite Job");
-  if (!v.ok) v = await blameUnreadyService(k, s, v);
+  if (!v.ok && v.cause !== "service-not-ready") v = await blameUnreadyService(k, s, v);
   if (s.runner === "job") await attempt("old suite Jobs (pruning)", () => pruneJobs(k, s));
   return reportRun(s, v, t0);
 }
@@ -403,19 +605,13 @@ async function blameUnreadyService(k: KubeClient, s: HookSettings, v: Verdict): 
       (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
     );
     if (ready) continue;
-    const states = pods.map((p) => `${p.metadata?.name} ${podState(p)}`).join(", ") || "no pod";
     return failedRun(
       "service-not-ready",
-      `${v.reason}; service ${svc.name} is not Ready (${states})`,
+      `${v.reason}; service ${svc.name} is not Ready (${podStates(pods)})`,
       v.tests,
     );
   }
   return v;
-}
-
-function podState(p: V1Pod): string {
-  const waiting = (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting?.reason).find(Boolean);
-  return waiting ?? p.status?.phase ?? "unknown";
 }
 
 /**
@@ -441,7 +637,12 @@ export function reportRun(s: HookSettings, v: Verdict, t0: number): number {
       stage: s.stage,
       runId: s.runId,
       gitCommit: s.gitCommit,
-      verdict: { ok: v.ok, reason: v.reason },
+      verdict: {
+        ok: v.ok,
+        reason: v.reason,
+        cause: v.cause,
+        ...(v.detail !== undefined ? { detail: v.detail } : {}),
+      },
       startedAt: t0,
       durationMs,
     }),

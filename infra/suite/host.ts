@@ -1,14 +1,26 @@
 /**
- * The hook with runner "host": runs the same suite with mocha on this machine — against the
- * external Kafka listener, the S3 NodePort and the API server — streaming its lines, then collects
- * and reports exactly as the Job runner does. For quick local iteration: no suite image to build.
+ * The hook with runner "host": once the services under test are Ready (as with the Job runner),
+ * runs the same suite with mocha on this machine — against the external Kafka listener, the S3
+ * NodePort and the API server — streaming its lines, then collects and reports exactly as the Job
+ * runner does. For quick local iteration: no suite image to build.
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { JobOutcome } from "./collect";
-import { err, finishRun, kubeClient, runAsMain } from "./hook";
+import {
+  attempt,
+  awaitServices,
+  err,
+  finishNotStarted,
+  finishRun,
+  kubeClient,
+  reportCouldNotStart,
+  runAsMain,
+  startRunDir,
+  stopStaleJobs,
+} from "./hook";
 import { HOOK_SETTINGS_ENV, HookSettings } from "./settings";
 
 /** After SIGTERM at the deadline, the runner gets this long to write its results before SIGKILL. */
@@ -46,8 +58,16 @@ export function runOnHost(
   });
 }
 
-async function main(s: HookSettings, t0: number): Promise<number> {
-  fs.mkdirSync(s.runDir, { recursive: true });
+/** The host runner's hook: once the services are Ready, the suite on this host, then the report. */
+export async function runHostHook(s: HookSettings, t0: number): Promise<number> {
+  if (s.couldNotStart.length > 0) return reportCouldNotStart(s, t0);
+  startRunDir(s);
+  // As with the Job runner: no stale suite Job left running beside this run, and the suite starts
+  // once every service is Ready, or not at all.
+  const k = kubeClient(s);
+  await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(k, s));
+  const unready = await awaitServices(k, s);
+  if (unready) return finishNotStarted(k, s, t0, unready);
   // The harness's Kubernetes client reads KUBECONFIG; hand it the stack's, not the user's.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inception-hook-"));
   const removeKubeconfig = () => fs.rmSync(tmp, { recursive: true, force: true });
@@ -79,11 +99,11 @@ async function main(s: HookSettings, t0: number): Promise<number> {
       log,
     );
     await new Promise((r) => log.end(r));
-    return await finishRun(kubeClient(s), s, outcome, t0);
+    return await finishRun(k, s, outcome, t0);
   } finally {
     // The stack's kubeconfig is a secret: it does not outlive the run.
     removeKubeconfig();
   }
 }
 
-if (require.main === module) runAsMain(main);
+if (require.main === module) runAsMain(runHostHook);

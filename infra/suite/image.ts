@@ -16,7 +16,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PublishTarget, PublishedImage } from "../publish";
+import { PublishFailure, PublishTarget, PublishedImage } from "../publish";
 import { DEFAULT_SUITE_DIR, SuiteConfig } from "../suiteconfig";
 
 /** Where the project's files land inside the suite image (`/suite/project/<path in the project>`). */
@@ -55,6 +55,12 @@ export class SuiteImage extends pulumi.ComponentResource {
   readonly contentHash: string;
   /** SUITE_DIR inside the image. */
   readonly suiteDir: string;
+  /**
+   * Why the image could not be made (its suite's dependencies not installed, or a build or publish
+   * that failed): a failure reported as data, for the run to say why it could not start (see
+   * infra/publish.ts). Undefined once the image is there.
+   */
+  readonly failure: pulumi.Output<PublishFailure | undefined>;
 
   constructor(name: string, args: SuiteImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("inception:suite:SuiteImage", name, {}, opts);
@@ -78,6 +84,7 @@ export class SuiteImage extends pulumi.ComponentResource {
         // Layered: the default image is only the FROM of the suite's own image.
         target: layered ? { type: "local" } : args.target,
         prefix: args.prefix,
+        failureAsData: true,
       },
       { parent: this },
     );
@@ -85,10 +92,20 @@ export class SuiteImage extends pulumi.ComponentResource {
       this.ref = base.ref;
       this.contentHash = base.contentHash;
       this.suiteDir = IMAGE_DEFAULT_SUITE_DIR;
+      this.failure = base.failure;
     } else {
       const context = suiteContextDir(args.projectRoot, args.stack);
       const sources = suiteSourcesHash(args.projectRoot, c);
-      if (!pulumi.runtime.isDryRun()) writeSuiteContext(args.projectRoot, args.stack, c, sources);
+      // A context that could not be written is the cause to report: its image cannot be built
+      // from it (a build below, when due, fails as well, and is tried again at the next update).
+      let notWritten: string | undefined;
+      if (!pulumi.runtime.isDryRun()) {
+        try {
+          writeSuiteContext(args.projectRoot, args.stack, c, sources);
+        } catch (e) {
+          notWritten = (e as Error).message;
+        }
+      }
       const image = new PublishedImage(
         `${name}-project`,
         {
@@ -104,12 +121,19 @@ export class SuiteImage extends pulumi.ComponentResource {
           buildArgs: { SUITE_BASE: base.localRef },
           target: args.target,
           prefix: args.prefix,
+          failureAsData: true,
         },
         { parent: this, dependsOn: [base] },
       );
       this.ref = image.ref;
       this.contentHash = image.contentHash;
       this.suiteDir = `${IMAGE_PROJECT_DIR}/${c.dir}`;
+      // The first cause: the context, else the base it is built FROM, else its own build.
+      this.failure = pulumi
+        .all([base.failure, image.failure])
+        .apply(([b, own]) =>
+          notWritten !== undefined ? { image: image.localRef, log: notWritten } : (b ?? own),
+        );
     }
     this.registerOutputs({ ref: this.ref });
   }

@@ -2,6 +2,12 @@
  * One run of the black-box suite: a Kubernetes Job (or, with runner "host", mocha on this machine)
  * and the post-deploy hook that waits for it, streams its lines into `pulumi up`'s output and
  * hands back the results (stack outputs) and the run's artifacts folder.
+ *
+ * Readiness is the hook's to wait for, not Pulumi's: the Job is created suspended and the services'
+ * Deployments are not awaited; the hook resumes the Job once every service is Ready (each within
+ * its readyTimeoutSeconds), and otherwise writes the run folder with verdict service-not-ready.
+ * Pulumi waiting instead would fail the update at its timeout, before any run folder or output.
+ * The mock infra stays Pulumi-awaited: the Job depends on it being Ready.
  */
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
@@ -13,7 +19,7 @@ import { containerSecurityContext, podSecurityContext } from "../security";
 import type { SuiteConfig } from "../suiteconfig";
 import { SUITE_RUN_LABEL, TestsOutput, VerdictCause } from "./collect";
 import type { ResultsLine } from "./hook";
-import { HOOK_SETTINGS_ENV, encodeHookSettings } from "./settings";
+import { HOOK_SETTINGS_ENV, NotPublished, encodeHookSettings } from "./settings";
 import { lastRunDurations } from "./shards";
 
 export { SUITE_RUN_LABEL, newRunId } from "./collect";
@@ -27,6 +33,8 @@ export interface CollectedService {
   podSelector: string;
   /** Label selector of the pods and Jobs it spawns. */
   spawnedSelector: string;
+  /** How long the hook waits for the service's Deployment to be available before the suite starts. */
+  readyTimeoutSeconds: number;
 }
 
 export interface SuiteRunArgs {
@@ -52,7 +60,10 @@ export interface SuiteRunArgs {
   context: pulumi.Input<string>;
   /** Services whose logs the hook collects. Defaults to none. */
   services?: CollectedService[];
-  /** What must be ready before the run starts (services under test, mock infra). Defaults to none. */
+  /**
+   * What must exist before the suite Job is created: the mock infra (Ready: Pulumi awaits it) and the
+   * services under test (applied only: the hook waits for them, see SuiteRun). Defaults to none.
+   */
   after?: pulumi.Input<pulumi.Resource>[];
   /** Root of the checkout (the hook's script and the artifacts folder are resolved against it). */
   projectRoot: string;
@@ -70,6 +81,11 @@ export interface SuiteRunArgs {
    * `--secret --path`): its literal values go to the state as secrets. Defaults to false.
    */
   envIsSecret?: boolean;
+  /**
+   * Images the run needs that could not be built or published (failures reported as data, see
+   * infra/publish.ts): any, and the run is "could-not-start" at once. Defaults to none.
+   */
+  notPublished?: pulumi.Input<NotPublished[]>;
 }
 
 /** The verdict of a run as the stack outputs carry it. */
@@ -223,6 +239,10 @@ export class SuiteRun extends pulumi.ComponentResource {
             annotations: { "pulumi.com/skipAwait": "true" },
           },
           spec: {
+            // Created suspended, resumed by the hook once every service under test is Ready: a
+            // service that never is still gets its run folder (verdict service-not-ready), and
+            // the Job is left suspended, never run. An Indexed Job suspends the same way.
+            suspend: true,
             ...(sharded
               ? {
                   completionMode: "Indexed",
@@ -270,6 +290,9 @@ export class SuiteRun extends pulumi.ComponentResource {
           dependsOn: [binding, ...(args.after ?? [])],
           retainOnDelete: true,
           deleteBeforeReplace: false,
+          // The hook owns it once the Job exists: a later `up` (or a refresh) of the same run must
+          // not suspend it again.
+          ignoreChanges: ["spec.suspend"],
         },
       );
       hookAfter = [job];
@@ -279,8 +302,14 @@ export class SuiteRun extends pulumi.ComponentResource {
 
     // One validated value (settings.ts); secret as a whole, since the kubeconfig is.
     const hookSettings = pulumi
-      .all([args.kubeconfig, args.context, args.hostEnv ?? {}, c.runner === "host" ? secretEnv : {}])
-      .apply(([kubeconfig, context, hostEnv, hostSecretEnv]) =>
+      .all([
+        args.kubeconfig,
+        args.context,
+        args.hostEnv ?? {},
+        c.runner === "host" ? secretEnv : {},
+        args.notPublished ?? [],
+      ])
+      .apply(([kubeconfig, context, hostEnv, hostSecretEnv, notPublished]) =>
         encodeHookSettings({
           runner: c.runner,
           kubeconfig,
@@ -298,6 +327,7 @@ export class SuiteRun extends pulumi.ComponentResource {
           hostEnv: c.runner === "host" ? { ...settings, ...hostEnv, ...hostSecretEnv } : {},
           ...(sharded ? { shards: c.shards, fileDurations } : {}),
           redactEnv: args.redactEnv ?? [],
+          couldNotStart: notPublished,
         }),
       );
     const script = `exec node -r ts-node/register/transpile-only infra/suite/${c.runner === "job" ? "hook" : "host"}.ts`;
@@ -332,17 +362,24 @@ function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
 const EXIT_AFTER_REPORTED_ERROR = 32;
 
 /**
+ * Red runs that fail the update even with `failOnTestFailure` off: the stack's own failures, not
+ * the tests' (before the hook reported them, an image that failed to build or a service that never
+ * became Ready failed the update as a resource).
+ */
+export const STACK_FAILURES: readonly VerdictCause[] = ["could-not-start", "service-not-ready"];
+
+/**
  * Fails `pulumi up` when the run is red — after the stack outputs are recorded, so they show the
  * red run, not the previous green one. A failed resource would not do: the engine stops reading
  * the program at the first failed step, and outputs it has not received by then keep their old
  * values. The program's own failure is read only after it ended, its outputs registered (and the
  * engine keeps the outputs a failed update registered). Nothing fails in a preview: the verdict
  * is unknown there. Returns the verdict once checked: export it, and the check has run by the
- * time the outputs are.
+ * time the outputs are. With `failOnTestFailure` false only STACK_FAILURES fail it.
  */
-export function failUpdateWhenRed(run: SuiteRun): pulumi.Output<RunVerdict> {
+export function failUpdateWhenRed(run: SuiteRun, failOnTestFailure = true): pulumi.Output<RunVerdict> {
   return pulumi.all([run.verdict, run.report]).apply(([v, report]) => {
-    if (!v.ok) {
+    if (!v.ok && (failOnTestFailure || STACK_FAILURES.includes(v.cause))) {
       void pulumi.log.error(
         `inception: run ${run.runId} FAILED (${v.cause}): ${v.reason}\n` +
           `inception: report: ${report ?? `none (${run.artifactsDir})`}`,

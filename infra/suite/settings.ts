@@ -29,8 +29,19 @@ export const hookSettingsSchema = z
     gitCommit: nonEmpty,
     /** This run's artifacts folder (absolute). */
     runDir: nonEmpty.refine((p) => p.startsWith("/"), "must be an absolute path"),
-    /** Services whose pods' logs (and spawned pods' logs) are collected. */
-    services: z.array(z.object({ name: nonEmpty, podSelector: nonEmpty, spawnedSelector: nonEmpty })),
+    /**
+     * The services under test: the suite starts once each one's Deployment (selected by
+     * podSelector, its pods' labels) is rolled out, waited for at most readyTimeoutSeconds; their
+     * pods' logs (and spawned pods' logs) are collected.
+     */
+    services: z.array(
+      z.object({
+        name: nonEmpty,
+        podSelector: nonEmpty,
+        spawnedSelector: nonEmpty,
+        readyTimeoutSeconds: z.int().positive(),
+      }),
+    ),
     /** How long the hook waits for the whole run. */
     timeoutSeconds: z.int().positive(),
     /** Runs (artifact folders and suite Jobs) kept. */
@@ -42,6 +53,11 @@ export const hookSettingsSchema = z
     fileDurations: z.record(z.string(), z.number().nonnegative()).optional(),
     /** Variables whose literal values are blanked in the artifacts' describe dumps (secrets). */
     redactEnv: z.array(z.string()).default([]),
+    /**
+     * Images the run needs that could not be built or published (infra/publish.ts): what each is
+     * for, its reference and its publishing's last lines. Any: the run cannot start.
+     */
+    couldNotStart: z.array(z.object({ what: nonEmpty, image: nonEmpty, log: z.string() })).default([]),
   })
   .strict()
   .refine((s) => s.runner === "host" || s.jobName !== "", {
@@ -50,6 +66,9 @@ export const hookSettingsSchema = z
   });
 
 export type HookSettings = z.output<typeof hookSettingsSchema>;
+
+/** An image a run needs that could not be built or published. */
+export type NotPublished = HookSettings["couldNotStart"][number];
 
 /** Why the hook's settings cannot be used: every problem, each naming its field. */
 export class HookSettingsError extends Error {

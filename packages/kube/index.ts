@@ -16,6 +16,7 @@
  */
 import {
   ApiException,
+  AppsV1Api,
   BatchV1Api,
   CoreV1Api,
   CoreV1Event,
@@ -23,6 +24,7 @@ import {
   KubeConfig,
   KubernetesObject,
   V1CronJob,
+  V1Deployment,
   V1Job,
   V1PersistentVolumeClaim,
   V1Pod,
@@ -44,9 +46,11 @@ export const CUSTOM_RESOURCES = {
   mpijob: { group: "kubeflow.org", version: "v1", plural: "mpijobs" },
 } as const satisfies Record<string, CustomResource>;
 
-export type Kind = "pod" | "job" | "cronjob" | "service" | "pvc" | keyof typeof CUSTOM_RESOURCES;
+export type Kind =
+  "pod" | "job" | "cronjob" | "service" | "pvc" | "deployment" | keyof typeof CUSTOM_RESOURCES;
 /** `running` means started: running, or already finished (a short pod can go Pending → Succeeded
- *  without the API ever showing Running). For a service it means it exists, for a PVC Bound.
+ *  without the API ever showing Running). For a service it means it exists, for a PVC Bound, for a
+ *  Deployment rolled out (every replica of its current spec updated and available).
  *  `ended` means succeeded or failed, whichever comes. */
 export type KubeState = "exists" | "running" | "succeeded" | "failed" | "ended" | "gone";
 /** A label selector: `"action-id=a-1,created-by=executor"` or `{ "action-id": "a-1" }`. */
@@ -150,6 +154,33 @@ function cronJobDetail(c: V1CronJob): Observed {
   };
 }
 
+/**
+ * A Deployment is "started" once its rollout is complete, as `kubectl rollout status` decides it:
+ * the controller has seen the current spec, every wanted replica is updated and available, and no
+ * old replica is left. A rollout past its progress deadline has failed.
+ */
+export function deploymentDetail(d: V1Deployment): Observed {
+  const s = d.status ?? {};
+  const want = d.spec?.replicas ?? 1;
+  const seen = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+  const updated = s.updatedReplicas ?? 0;
+  const available = s.availableReplicas ?? 0;
+  const rolledOut = seen && updated >= want && (s.replicas ?? 0) <= updated && available >= want;
+  const stuck = s.conditions?.find(
+    (c) => c.type === "Progressing" && c.status === "False" && c.reason === "ProgressDeadlineExceeded",
+  );
+  const unavailable = s.conditions?.find((c) => c.type === "Available" && c.status === "False");
+  const why = stuck ?? unavailable;
+  return {
+    started: rolledOut,
+    ...(stuck && !rolledOut ? { outcome: "failed" as const } : {}),
+    detail:
+      `${rolledOut ? "available" : "not available"} ${available}/${want}` +
+      ` updated=${updated}${seen ? "" : " (spec not yet observed)"}` +
+      (why && !rolledOut ? ` (${why.reason}: ${why.message ?? ""})` : ""),
+  };
+}
+
 function pvcDetail(p: V1PersistentVolumeClaim): Observed {
   const phase = p.status?.phase ?? "Pending";
   return {
@@ -220,6 +251,12 @@ const KINDS: Record<Kind, KindInfo> = {
     observe: (o) => pvcDetail(o as V1PersistentVolumeClaim),
   },
   mpijob: customKind(CUSTOM_RESOURCES.mpijob),
+  deployment: {
+    plural: "deployments",
+    apiPath: (ns) => `/apis/apps/v1/namespaces/${ns}/deployments`,
+    list: (k, namespace, labelSelector) => k.apps.listNamespacedDeployment({ namespace, labelSelector }),
+    observe: (o) => deploymentDetail(o as V1Deployment),
+  },
 };
 
 /** How an object of `kind` is doing, as a wait sees it. */
@@ -249,6 +286,7 @@ export class KubeClient {
   readonly core: CoreV1Api;
   readonly batch: BatchV1Api;
   readonly custom: CustomObjectsApi;
+  readonly apps: AppsV1Api;
 
   constructor(
     readonly kc: KubeConfig,
@@ -259,6 +297,7 @@ export class KubeClient {
     this.core = kc.makeApiClient(CoreV1Api);
     this.batch = kc.makeApiClient(BatchV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.apps = kc.makeApiClient(AppsV1Api);
   }
 
   /** The objects of `kind` matching `selector`, now. */
@@ -457,6 +496,20 @@ export class KubeClient {
           );
       };
       void relist();
+    });
+  }
+
+  /**
+   * Suspends or resumes a Job (`spec.suspend`). Suspending ends its active pods and keeps the Job
+   * and its record; resuming creates its pods and restarts its activeDeadlineSeconds. A JSON
+   * Patch (the client's default for a patch): "add" sets the field whether or not it is there.
+   */
+  async setJobSuspended(name: string, suspended: boolean): Promise<void> {
+    await this.batch.patchNamespacedJob({
+      name,
+      namespace: this.namespace,
+      body: [{ op: "add", path: "/spec/suspend", value: suspended }],
+      fieldManager: "inception",
     });
   }
 

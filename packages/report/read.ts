@@ -17,7 +17,11 @@ export interface RunMeta {
   stage: string;
   runId: string;
   gitCommit: string;
-  verdict: { ok: boolean; reason: string };
+  /**
+   * `cause`: the hook's word for how the run ended (verdict.json's), when known; `detail`: more than
+   * the reason's line (a failed build's last lines).
+   */
+  verdict: { ok: boolean; reason: string; cause?: string; detail?: string };
   /** ISO time or epoch ms; default: the time in the run id. */
   startedAt?: string | number;
   durationMs?: number;

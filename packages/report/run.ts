@@ -49,13 +49,18 @@ export function renderRunReport(runDir: string, meta: RunMeta): string {
 
   if (!run.results) {
     const what =
-      run.files.length === 0
-        ? "The run folder is empty: the suite did not start."
-        : `No results.json: the suite did not finish (it crashed or ran past its deadline). What it left is listed below.`;
+      meta.verdict.cause === "could-not-start"
+        ? "The suite did not start: an image it needs could not be built or published. What that printed last:"
+        : meta.verdict.cause === "service-not-ready"
+          ? "The suite did not start: a service under test did not become Ready. Its pods' logs, descriptions and events are listed below."
+          : run.files.length === 0
+            ? "The run folder is empty: the suite did not start."
+            : `No results.json: the suite did not finish (it crashed or ran past its deadline). What it left is listed below.`;
     parts.push(
       `<div class="banner" id="no-results"><strong>${esc(meta.verdict.reason)}.</strong> ${esc(what)}</div>`,
     );
   }
+  if (meta.verdict.detail) parts.push(`<pre class="error" id="why">${esc(meta.verdict.detail)}</pre>`);
   for (const p of run.problems) parts.push(`<div class="banner">Could not read ${esc(p)}</div>`);
 
   if (tests.length > 0) {

@@ -69,6 +69,12 @@ describe("stack config schema", () => {
       'inception:services[0].spawnedSelector is "app in (a", which is not a Kubernetes label selector',
     ],
     [
+      "service readiness wait shorter than a probe can pass",
+      "local",
+      { services: [{ name: "x", image: "i:1", readyTimeoutSeconds: 1 }] },
+      "inception:services[0].readyTimeoutSeconds must be an integer from 5 to 3600, got 1",
+    ],
+    [
       "test timeout longer than the Job deadline",
       "local",
       { suite: { timeoutSeconds: 60, testTimeoutMs: 120000 } },

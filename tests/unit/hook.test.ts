@@ -228,11 +228,19 @@ describe("hook settings (one validated value)", () => {
     stage: "local",
     gitCommit: "0123456789abcdef0123456789abcdef01234567",
     runDir: "/work/artifacts/local/20261126t044501z-7fff",
-    services: [{ name: "executor", podSelector: "app=executor", spawnedSelector: "created-by=executor" }],
+    services: [
+      {
+        name: "executor",
+        podSelector: "app=executor",
+        spawnedSelector: "created-by=executor",
+        readyTimeoutSeconds: 300,
+      },
+    ],
     timeoutSeconds: 1020,
     keepRuns: 5,
     hostEnv: {},
     redactEnv: [],
+    couldNotStart: [],
   };
 
   it("round-trips through the one environment variable", () => {
@@ -289,6 +297,7 @@ describe("host runner", () => {
     keepRuns: 5,
     hostEnv: {},
     redactEnv: [],
+    couldNotStart: [],
   });
   const log = () => fs.createWriteStream(path.join(tmp(), "suite.log"));
 
@@ -349,6 +358,7 @@ describe("the run's report and verdict, in every case", () => {
     keepRuns: 5,
     hostEnv: {},
     redactEnv: [],
+    couldNotStart: [],
   });
   /** Runs f with stdout and stderr captured. */
   function captured<T>(f: () => T): { value: T; stdout: string; stderr: string } {

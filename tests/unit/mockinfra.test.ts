@@ -87,6 +87,25 @@ describe("mock infra", () => {
     expect(creds.secretInputs).to.include("stringData");
   });
 
+  it("keeps the S3 objects on a claim of their own (they survive the gateway's pod), or in an emptyDir when asked", async () => {
+    const run = await runStack("local", {});
+    const s3 = byName(run.of("kubernetes:apps/v1:Deployment"), "s3")!;
+    const pod = ((s3.inputs.spec as Obj).template as Obj).spec as Obj;
+    expect(pod.volumes).to.deep.equal([{ name: "data", persistentVolumeClaim: { claimName: "s3-data" } }]);
+    expect((s3.inputs.spec as Obj).strategy).to.deep.equal({ type: "Recreate" });
+    const claim = byName(run.of("kubernetes:core/v1:PersistentVolumeClaim"), "s3-data")!;
+    expect(claim.inputs.spec).to.deep.equal({
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: "1Gi" } },
+    });
+    const ephemeral = await runStack("local", { "inception:mockInfra": { s3: { storage: "emptyDir" } } });
+    const e = byName(ephemeral.of("kubernetes:apps/v1:Deployment"), "s3")!;
+    expect((((e.inputs.spec as Obj).template as Obj).spec as Obj).volumes).to.deep.equal([
+      { name: "data", emptyDir: {} },
+    ]);
+    expect(ephemeral.of("kubernetes:core/v1:PersistentVolumeClaim")).to.have.length(0);
+  });
+
   it("writes every endpoint into the outputs ConfigMap and the stack outputs", async () => {
     const run = await runStack("local", { "inception:mockInfra": { zookeeper: { enabled: true } } });
     const data = byName(run.of("kubernetes:core/v1:ConfigMap"), "outputs-infrastructure")!.inputs.data as Obj;

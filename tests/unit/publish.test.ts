@@ -17,6 +17,8 @@ import {
   contextHash,
   imageHash,
   parseImageRef,
+  publishFailure,
+  retryFile,
 } from "../../infra/publish";
 
 function tempDir(files: Record<string, string> = {}): string {
@@ -306,5 +308,87 @@ describe("publish: a preview has no side effects", () => {
     expect(() => new PublishedImage("d", { name: "d", image: "Not/An:Image:ref", target })).to.throw(
       /image d: "Not\/An:Image:ref" is not an image reference/,
     );
+  });
+});
+
+describe("publish: a failure reported as data", () => {
+  class Mocks implements pulumi.runtime.Mocks {
+    readonly commands: Record<string, unknown>[] = [];
+    constructor(private readonly out: { stdout: string; stderr: string }) {}
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+      if (args.type === "command:local:Command") this.commands.push(args.inputs as Record<string, unknown>);
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...this.out } };
+    }
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+      return args.inputs;
+    }
+  }
+  const settled = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+  const target = { type: "kind" as const, clusterName: `unit-${process.pid}`, clusterIdentity: "i" };
+  const failedOut = {
+    stdout: "inception-publish-failed: publishing x failed (exit 1)\n",
+    stderr: "inception: building x\n\n#7 ERROR: exit code: 1  \n",
+  };
+
+  it("reads the failure from the command's last stdout line, the log from its stderr", () => {
+    expect(publishFailure(failedOut.stdout, failedOut.stderr)).to.equal(
+      "inception: building x\n#7 ERROR: exit code: 1",
+    );
+    expect(publishFailure("inception-publish-failed: publishing x failed (exit 1)", "")).to.equal(
+      "publishing x failed (exit 1)",
+    );
+    expect(publishFailure("inception/x:1\n", "any noise")).to.equal(undefined);
+    const long = Array.from({ length: 50 }, (_, i) => `line ${i}`).join("\n");
+    expect(publishFailure(failedOut.stdout, long)?.split("\n")).to.have.length(20);
+  });
+
+  it("a failed publish is its `failure`, and its retry token a trigger: the next update publishes again", async () => {
+    const ctx = tempDir({ Dockerfile: "FROM scratch\n" });
+    const mocks = new Mocks(failedOut);
+    await pulumi.runtime.setMocks(mocks, "inception", "unit", false);
+    const img = new PublishedImage("svc", {
+      name: "svc",
+      context: ctx,
+      target,
+      failureAsData: true,
+      prepare: [],
+    });
+    expect(await settled(img.failure)).to.deep.equal({
+      image: img.localRef,
+      log: "inception: building x\n#7 ERROR: exit code: 1",
+    });
+    const env = mocks.commands[0].environment as Record<string, string>;
+    const file = retryFile(img.localRef, target);
+    expect(env).to.deep.include({ FAILURE_AS_DATA: "1", RETRY_FILE: file });
+    expect((mocks.commands[0].triggers as string[]).slice(-1)).to.deep.equal([""]);
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, "failed 2026-12-01T00:00:00.1Z 42\n");
+      const again = new Mocks({ stdout: "x\n", stderr: "" });
+      await pulumi.runtime.setMocks(again, "inception", "unit", false);
+      const next = new PublishedImage("svc", {
+        name: "svc",
+        context: ctx,
+        target,
+        failureAsData: true,
+        prepare: [],
+      });
+      expect(await settled(next.failure)).to.equal(undefined);
+      expect((again.commands[0].triggers as string[]).slice(-1)).to.deep.equal([
+        "failed 2026-12-01T00:00:00.1Z 42",
+      ]);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it("without failureAsData: no retry trigger, no failure (a failed command fails the update)", async () => {
+    const mocks = new Mocks(failedOut);
+    await pulumi.runtime.setMocks(mocks, "inception", "unit", false);
+    const img = new PublishedImage("m", { name: "m", image: "inception/m:1", target });
+    await settled(img.ref);
+    expect(await settled(img.failure)).to.equal(undefined);
+    expect(mocks.commands[0].environment).to.not.have.any.keys("FAILURE_AS_DATA", "RETRY_FILE");
+    expect(mocks.commands[0].triggers).to.have.length(3);
   });
 });

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { KIND_CREATE_SCRIPT, KIND_DELETE_SCRIPT } from "../../infra/cluster";
-import { PUBLISH_SCRIPT, contextHash } from "../../infra/publish";
+import { PUBLISH_SCRIPT, contextHash, publishFailure } from "../../infra/publish";
 
 const FAKE_KIND = `#!/bin/bash
 echo "kind $*" >>"$FAKE/log"
@@ -35,6 +35,7 @@ if [ "$1" = login ]; then
   [ -n "\${FAIL_LOGIN:-}" ] && { echo "Error response from daemon: login attempt to http://reg:5000/v2/ failed with status: 401 Unauthorized" >&2; exit 1; }
 fi
 [ "$1" = push ] && [ -n "\${FAIL_PUSH:-}" ] && { echo "$FAIL_PUSH" >&2; exit 1; }
+[ "$1" = build ] && [ -n "\${FAIL_BUILD:-}" ] && { echo "#5 RUN npm ci" >&2; echo "$FAIL_BUILD" >&2; exit 17; }
 exit 0
 `;
 
@@ -182,6 +183,65 @@ describe("image publishing", () => {
       "inception: the registry reg:5000 refused the login of ci: not authorized",
     );
     expect(refused.stderr).to.not.contain("pw 1");
+  });
+
+  it("FAILURE_AS_DATA: a failed build is data (exit 0, its last stdout line) and a fresh retry token; a publish that works keeps the token", () => {
+    const s = sandbox();
+    const retry = path.join(s.dir, "retry", "svc");
+    const env = { ...base, TARGET: "kind", CLUSTER: "c1", FAILURE_AS_DATA: "1", RETRY_FILE: retry };
+    const failed = s.run(PUBLISH_SCRIPT, { ...env, FAIL_BUILD: "ERROR: failed to solve: boom" });
+    expect(failed.status, String(failed.stderr)).to.equal(0);
+    expect(String(failed.stdout)).to.match(
+      /^inception-publish-failed: publishing inception\/svc:abc failed \(exit 17\): the run cannot start/,
+    );
+    // (Ends with: this machine's bash may print noise of its own first.)
+    expect(publishFailure(String(failed.stdout), String(failed.stderr))).to.match(
+      /(^|\n)inception: building inception\/svc:abc from \/ctx\n#5 RUN npm ci\nERROR: failed to solve: boom$/,
+    );
+    expect(
+      s.log().some((l) => l.startsWith("kind load")),
+      "nothing loaded after the failure",
+    ).to.equal(false);
+    const first = fs.readFileSync(retry, "utf8");
+    expect(first).to.match(/^failed \d{4}-/);
+    s.run(PUBLISH_SCRIPT, { ...env, FAIL_BUILD: "ERROR: again" });
+    const second = fs.readFileSync(retry, "utf8");
+    expect(second, "each failure a new token").to.not.equal(first);
+    const ok = s.run(PUBLISH_SCRIPT, env);
+    expect(ok.status).to.equal(0);
+    expect(ok.stdout).to.equal("inception/svc:abc\n");
+    expect(publishFailure(String(ok.stdout), String(ok.stderr))).to.equal(undefined);
+    expect(fs.readFileSync(retry, "utf8"), "a success leaves the token").to.equal(second);
+
+    // A refused push is a failure too; the throw-away docker config is still removed.
+    const reg = { ...env, IMAGE: "reg:5000/inception/svc:abc", TARGET: "registry", CLUSTER: "" };
+    const denied = s.run(PUBLISH_SCRIPT, {
+      ...reg,
+      REGISTRY_USERNAME: "ci",
+      REGISTRY_PASSWORD: "pw",
+      FAIL_PUSH: "denied: requested access to the resource is denied",
+    });
+    expect(denied.status).to.equal(0);
+    expect(publishFailure(String(denied.stdout), String(denied.stderr))).to.contain(
+      "the registry reg:5000 refused the push of reg:5000/inception/svc:abc: not authorized",
+    );
+    const login = s.log().find((l) => l.startsWith("login config="))!;
+    expect(fs.existsSync(login.split(" ")[1].slice("config=".length))).to.equal(false);
+  });
+
+  it("without FAILURE_AS_DATA a failed build fails the command, as before, and writes no token", () => {
+    const s = sandbox();
+    const retry = path.join(s.dir, "retry", "svc");
+    const r = s.run(PUBLISH_SCRIPT, {
+      ...base,
+      TARGET: "kind",
+      CLUSTER: "c1",
+      RETRY_FILE: retry,
+      FAIL_BUILD: "ERROR: failed to solve: boom",
+    });
+    expect(r.status).to.equal(17);
+    expect(r.stdout).to.equal("");
+    expect(fs.existsSync(retry)).to.equal(false);
   });
 
   it("tags by content: changes with a file, ignores .dockerignore'd files", () => {

@@ -48,19 +48,19 @@ async function deploy(extra: Partial<ServiceUnderTestArgs> = {}) {
     affinity: { nodeAffinity: {} },
     ...extra,
   });
-  const ready = await settled(svc.ready);
+  const deploymentName = await settled(svc.deploymentName);
   const image = await settled(svc.image);
   const of = (type: string) => mocks.resources.filter((r) => r.type === type);
   const deployment = of("kubernetes:apps/v1:Deployment")[0];
   const pod = ((deployment.inputs.spec as Obj).template as Obj).spec as Obj;
   const container = (pod.containers as Obj[])[0] as Obj & { env: Obj[] };
-  return { mocks, ready, image, of, deployment, pod, container };
+  return { mocks, deploymentName, image, of, deployment, pod, container };
 }
 
 describe("service under test", () => {
   it("publishes the image from its build context and runs it in a Deployment", async () => {
-    const { ready, image, of, deployment, pod, container } = await deploy();
-    expect(ready).to.equal("executor");
+    const { deploymentName, image, of, deployment, pod, container } = await deploy();
+    expect(deploymentName).to.equal("executor");
     expect(image).to.match(/^inception\/executor:[0-9a-f]{12}$/);
     const publish = of("command:local:Command")[0];
     expect((publish.inputs.environment as Obj).TARGET).to.equal("kind");
@@ -117,7 +117,7 @@ describe("service under test", () => {
 
   it("honours replicas, node selector, name, rules, port and ConfigMap keys", async () => {
     const rules = [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }];
-    const { deployment, pod, container, of, ready } = await deploy({
+    const { deployment, pod, container, of, deploymentName } = await deploy({
       name: "other",
       replicas: 2,
       nodeSelector: { "node.type": "bai-services-cheap" },
@@ -126,7 +126,7 @@ describe("service under test", () => {
       readinessPath: "/ok",
       configMapEnv: { S3_ENDPOINT: "s3_endpoint" },
     });
-    expect(ready).to.equal("other");
+    expect(deploymentName).to.equal("other");
     expect((deployment.inputs.spec as Obj).replicas).to.equal(2);
     expect(pod.nodeSelector).to.deep.equal({ "node.type": "bai-services-cheap" });
     expect(pod).to.not.have.property("affinity");

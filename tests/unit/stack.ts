@@ -4,6 +4,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { PUBLISH_FAILED_MARK } from "../../infra/publish";
 
 export interface Registered {
   type: string;
@@ -37,6 +38,12 @@ export const hookOutput = {
     }),
 };
 
+/**
+ * Publish commands (by resource name) whose image fails to build, with what the build printed on
+ * stderr: the mocked command reports it as scripts/publish-image.sh does with FAILURE_AS_DATA.
+ */
+export const failingPublishes = new Map<string, string>();
+
 /** PULUMI_BACKEND_URL while the program runs: outside the checkout, as shared stages need; a test may swap it. */
 export const backend = { url: "file:///var/tmp/inception-unit-state" };
 
@@ -56,11 +63,16 @@ class RecordingMocks implements pulumi.runtime.Mocks {
     const state: Record<string, unknown> = { ...args.inputs };
     if (args.type === "command:local:Command") {
       // The kind command prints the kubeconfig, the suite hook a results line, publishing the image.
+      const env = args.inputs.environment as Record<string, string> | undefined;
+      const failed = failingPublishes.get(args.name);
       state.stdout = args.name.endsWith("-hook")
         ? hookOutput.line()
-        : args.name.endsWith("-publish")
-          ? `${(args.inputs.environment as Record<string, string>).IMAGE}\n`
-          : FAKE_KUBECONFIG;
+        : failed !== undefined && env?.FAILURE_AS_DATA === "1"
+          ? `${PUBLISH_FAILED_MARK} publishing ${env.IMAGE} failed (exit 1)\n`
+          : args.name.endsWith("-publish")
+            ? `${env?.IMAGE}\n`
+            : FAKE_KUBECONFIG;
+      state.stderr = failed ?? "";
     }
     return { id: `${args.name}-id`, state };
   }

@@ -216,6 +216,7 @@ describe("the durations a sharded run is balanced by", () => {
       shards: 4,
       fileDurations: { "/s/a.test.ts": 42 },
       redactEnv: [],
+      couldNotStart: [],
     };
     expect(decodeHookSettings({ [HOOK_SETTINGS_ENV]: encodeHookSettings(s) })).to.deep.equal(s);
     expect(() => encodeHookSettings({ ...s, shards: 33 })).to.throw(/shards/);

@@ -4,7 +4,14 @@ import * as path from "path";
 import YAML from "yaml";
 import { readResultsLine } from "../../infra/suite";
 import { decodeHookSettings } from "../../infra/suite/settings";
-import { FAKE_TESTS, Registered, hookOutput, runStack, runStackExpectingError } from "./stack";
+import {
+  FAKE_TESTS,
+  Registered,
+  failingPublishes,
+  hookOutput,
+  runStack,
+  runStackExpectingError,
+} from "./stack";
 
 type Obj = Record<string, unknown>;
 const jobEnv = (job: Registered): Record<string, string | undefined> => {
@@ -38,6 +45,8 @@ describe("services under test and the suite run", () => {
     const [job] = run.of("kubernetes:batch/v1:Job");
     expect(meta(job).name).to.equal(`suite-${run.exports.runId}`);
     expect(meta(job).annotations).to.deep.equal({ "pulumi.com/skipAwait": "true" });
+    // Created suspended: the hook resumes it once the services are Ready.
+    expect((job.inputs.spec as Obj).suspend).to.equal(true);
     expect((job.inputs.spec as Obj).backoffLimit).to.equal(0);
     expect((job.inputs.spec as Obj).activeDeadlineSeconds).to.equal(900);
     const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
@@ -47,6 +56,7 @@ describe("services under test and the suite run", () => {
         name: "executor",
         podSelector: "app.kubernetes.io/name=executor",
         spawnedSelector: "created-by=executor",
+        readyTimeoutSeconds: 300,
       },
     ]);
     expect(hook.secretInputs).to.include("environment");
@@ -86,6 +96,7 @@ describe("services under test and the suite run", () => {
         parallelism: 4,
         backoffLimitPerIndex: 0,
         activeDeadlineSeconds: 900,
+        suspend: true,
       });
       // backoffLimit 0 would fail the whole Job (and stop every shard) at the first failed shard.
       expect(spec).to.not.have.property("backoffLimit");
@@ -161,6 +172,17 @@ describe("services under test and the suite run", () => {
       const run = await runStack("local", { "inception:suite": { failOnTestFailure: false } });
       expect(run.exports.verdict).to.deep.include({ ok: false, cause: "tests-failed" });
       expect(process.exitCode ?? 0).to.equal(0);
+    });
+
+    it("a run that could not start fails the update even with failOnTestFailure false", async () => {
+      hookOutput.line = () =>
+        JSON.stringify({ ...red, cause: "could-not-start", reason: "could not start: the suite image …" });
+      await runStack("local", { "inception:suite": { failOnTestFailure: false } });
+      expect(process.exitCode).to.equal(32);
+      process.exitCode = exitCode;
+      hookOutput.line = () => JSON.stringify({ ...red, cause: "service-not-ready", reason: "service x …" });
+      await runStack("local", { "inception:suite": { failOnTestFailure: false } });
+      expect(process.exitCode).to.equal(32);
     });
 
     it("a hook without a results line is a red run saying so in tests.error", async () => {
@@ -284,6 +306,91 @@ describe("services under test and the suite run", () => {
     expect(hookSettings(hook).services[0].spawnedSelector).to.equal("app=fetch-job");
   });
 
+  it("leaves the services' readiness to the hook: their Deployments are not awaited, each waited for within its readyTimeoutSeconds", async () => {
+    const run = await runStack("local", {
+      "inception:services": [{ name: "executor", readyTimeoutSeconds: 45 }],
+    });
+    const dep = run.of("kubernetes:apps/v1:Deployment").find((d) => meta(d).name === "executor")!;
+    expect(meta(dep).annotations).to.deep.equal({ "pulumi.com/skipAwait": "true" });
+    const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+    expect(hookSettings(hook).services[0].readyTimeoutSeconds).to.equal(45);
+    // The mock infra stays awaited by Pulumi: its Deployments carry no skipAwait.
+    const mocks = run
+      .of("kubernetes:apps/v1:Deployment")
+      .filter((d) => meta(d).name !== "executor")
+      .map((d) => meta(d).annotations?.["pulumi.com/skipAwait"]);
+    expect(mocks.length).to.be.greaterThan(0);
+    expect(mocks.every((a) => a === undefined)).to.equal(true);
+  });
+
+  describe("an image the run needs that fails to build", () => {
+    afterEach(() => failingPublishes.clear());
+
+    it("is the run's to report (could-not-start), with the build's last lines; the service runs no pod", async () => {
+      failingPublishes.set(
+        "service-executor-image-publish",
+        '#9 [3/4] RUN npm ci\n#9 ERROR: process "npm ci" did not complete successfully: exit code: 1\n',
+      );
+      const run = await runStack("local", {});
+      const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+      const image = (
+        run.of("command:local:Command").find((c) => c.name === "service-executor-image-publish")!.inputs
+          .environment as Record<string, string>
+      ).IMAGE;
+      expect(hookSettings(hook).couldNotStart).to.deep.equal([
+        {
+          what: "the image of service executor",
+          image,
+          log: '#9 [3/4] RUN npm ci\n#9 ERROR: process "npm ci" did not complete successfully: exit code: 1',
+        },
+      ]);
+      const dep = run.of("kubernetes:apps/v1:Deployment").find((d) => meta(d).name === "executor")!;
+      expect((dep.inputs.spec as Obj).replicas).to.equal(0);
+    });
+
+    it("the suite image too; images that were published report nothing", async () => {
+      failingPublishes.set("suite-image-base-publish", "ERROR: failed to solve: no space left on device\n");
+      const run = await runStack("local", {});
+      const hook = run.of("command:local:Command").find((c) => c.name === "suite-hook")!;
+      const failed = hookSettings(hook).couldNotStart;
+      expect(failed.map((f) => [f.what, f.log])).to.deep.equal([
+        ["the suite image", "ERROR: failed to solve: no space left on device"],
+      ]);
+      const dep = run.of("kubernetes:apps/v1:Deployment").find((d) => meta(d).name === "executor")!;
+      expect((dep.inputs.spec as Obj).replicas).to.equal(1);
+    });
+
+    it("the broken-image fixture (for the fault checks) is a service context the stack accepts", async () => {
+      const run = await runStack("local", {
+        "inception:services": [{ name: "broken", context: "tests/fixtures/broken-image" }],
+      });
+      const env = run.of("command:local:Command").find((c) => c.name === "service-broken-image-publish")!
+        .inputs.environment as Record<string, string>;
+      expect(env.CONTEXT).to.match(/tests\/fixtures\/broken-image$/);
+      expect(env.FAILURE_AS_DATA).to.equal("1");
+    });
+
+    it("reports its failure as data only for what a run needs: mock images, and services without a suite, still fail as resources", async () => {
+      const run = await runStack("local", { "inception:suite": { enabled: false } });
+      const env = (name: string) =>
+        run.of("command:local:Command").find((c) => c.name === name)!.inputs.environment as Record<
+          string,
+          string
+        >;
+      expect(env("service-executor-image-publish")).to.not.have.property("FAILURE_AS_DATA");
+      const mocks = run.of("command:local:Command").filter((c) => c.name.startsWith("mock-"));
+      expect(mocks.length).to.be.greaterThan(0);
+      for (const m of mocks) expect(m.inputs.environment, m.name).to.not.have.property("FAILURE_AS_DATA");
+      const withSuite = await runStack("local", {});
+      const on = withSuite
+        .of("command:local:Command")
+        .filter((c) => (c.inputs.environment as Record<string, string> | undefined)?.FAILURE_AS_DATA === "1")
+        .map((c) => c.name)
+        .sort();
+      expect(on).to.deep.equal(["service-executor-image-publish", "suite-image-base-publish"]);
+    });
+  });
+
   const bad: [string, Obj, string][] = [
     [
       "service without image or context",
@@ -383,6 +490,7 @@ describe("a team's own service and suite, through config alone (examples/fetcher
         name: "fetcher",
         podSelector: "app.kubernetes.io/name=fetcher",
         spawnedSelector: "spawned-by=fetcher",
+        readyTimeoutSeconds: 300,
       },
     ]);
   });

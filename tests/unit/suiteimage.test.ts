@@ -5,7 +5,8 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { suiteInstallCommand, suiteSourcesHash } from "../../infra/suite/image";
+import * as pulumi from "@pulumi/pulumi";
+import { SuiteImage, suiteInstallCommand, suiteSourcesHash } from "../../infra/suite/image";
 import type { SuiteConfig } from "../../infra/suiteconfig";
 
 const root = path.resolve(__dirname, "../..");
@@ -38,5 +39,44 @@ describe("suite image sources", () => {
       "--ignore-scripts",
     ]);
     expect(suiteInstallCommand(path.join(root, "tests/suites/executor"))).to.deep.equal([]);
+  });
+});
+
+describe("a suite image that cannot be made", () => {
+  class Mocks implements pulumi.runtime.Mocks {
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+      const env = args.inputs.environment as Record<string, string> | undefined;
+      return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `${env?.IMAGE}\n`, stderr: "" } };
+    }
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+      return args.inputs;
+    }
+  }
+
+  it("a suite whose dependencies fail to install: the image's failure says so, for the run to report", async () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), "inception-project-"));
+    fs.mkdirSync(path.join(project, "tests"));
+    fs.writeFileSync(path.join(project, "tests", "Dockerfile"), "FROM scratch\n");
+    fs.mkdirSync(path.join(project, "suite"));
+    fs.writeFileSync(path.join(project, "suite", "a.test.mjs"), "");
+    fs.writeFileSync(
+      path.join(project, "suite", "package.json"),
+      JSON.stringify({ scripts: { "prepare-image": "echo the registry is gone >&2; exit 3" } }),
+    );
+    await pulumi.runtime.setMocks(new Mocks(), "inception", "unit", false);
+    const c = { dir: "suite", extraFiles: [], dockerfile: undefined } as unknown as SuiteConfig;
+    const image = new SuiteImage("suite-image", {
+      config: c,
+      projectRoot: project,
+      stack: "unit",
+      target: { type: "local" },
+    });
+    const failure = await new Promise<unknown>((resolve) => image.failure.apply(resolve));
+    expect(failure)
+      .to.have.property("image")
+      .that.matches(/^inception\/suite-project:[0-9a-f]{12}$/);
+    expect((failure as { log: string }).log).to.match(
+      /installing the suite's dependencies in \S+ failed \(npm run --silent prepare-image: exit 3\):\n(.*\n)*the registry is gone/,
+    );
   });
 });
