@@ -37,6 +37,11 @@ export const hookOutput = {
     }),
 };
 
+/** PULUMI_BACKEND_URL while the program runs: outside the checkout, as shared stages need; a test may swap it. */
+export const backend = { url: "file:///var/tmp/inception-unit-state" };
+
+export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
+
 /**
  * What the kind cluster probe (infra/cluster.ts KIND_PROBE_SCRIPT) prints, from its environment;
  * by default a cluster whose nodes all run and whose API server answers. A test may swap it.
@@ -54,11 +59,6 @@ export const kindProbe = {
       "api ok",
     ].join("\n"),
 };
-
-/** PULUMI_BACKEND_URL while the program runs: outside the checkout, as shared stages need; a test may swap it. */
-export const backend = { url: "file:///var/tmp/inception-unit-state" };
-
-export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
 
 class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: Registered[] = [];
