@@ -11,7 +11,7 @@
 #
 # Order: cheapest first, the two that recreate the cluster last. Expected here about 25 min
 # (baseline up 3–4 min, six refused configs 1–2 min, four fixture suites 4–5 min, broker kill and
-# API pause 4 min, the two recreations 6–7 min, teardown under 1 min), about 6 min more with the
+# API pause 4 min, the two recreations 6–7 min, teardown under 1 min), about 7 min more with the
 # faults that wait for wip/faults (below).
 #
 # INCEPTION_FAULTS="id id …" runs only those faults (ids: scripts/e2e-faults.ts FAULTS), after the
@@ -34,10 +34,12 @@ only=" ${INCEPTION_FAULTS:-} "
 
 # Faults that need branch wip/faults (issue #16, being merged): the suite Job created suspended and
 # resumed by the hook once the services are Ready — else verdict service-not-ready with the pods'
-# logs (previous ones too) — and stale suite Jobs of the stack stopped before a run. Until then a
-# crash-looping or never-Ready service fails the up at Pulumi's 300 s wait with no run folder, and
-# readyTimeoutSeconds is an unknown setting. ENABLE ONCE wip/faults IS MERGED: delete the ids here.
-needs_wip_faults=" service-crash-loop service-never-ready sigint-then-up "
+# logs (previous ones too) —, stale suite Jobs of the stack stopped before a run, and an image that
+# fails to build reported as verdict could-not-start. Until then a crash-looping or never-Ready
+# service fails the up at Pulumi's 300 s wait with no run folder (readyTimeoutSeconds is an unknown
+# setting), and a failed build fails the up before any run folder.
+# ENABLE ONCE wip/faults IS MERGED: delete the ids here.
+needs_wip_faults=" suite-image-build-fails service-crash-loop service-never-ready sigint-then-up "
 
 select_stack "$stack" local
 pulumi config set --stack "$stack" inception:stage local
@@ -218,6 +220,17 @@ broken_suite_image() {
   timed_up broken-suite-image
   observe broken-suite-image broken-suite-image --deadline 60
 }
+# Needs wip/faults: the build's failure is the run's verdict (could-not-start), said at once.
+suite_image_build_fails() {
+  base_settings
+  pulumi config rm --stack "$stack" --path inception:suite.grep
+  suite dir tests/fixtures/build-fails
+  suite dockerfile tests/fixtures/build-fails/Dockerfile
+  suite timeoutSeconds 60
+  suite testTimeoutMs 30000
+  timed_up suite-image-build-fails
+  observe suite-image-build-fails suite-image-build-fails --deadline 60
+}
 # The suite that only waits (as e2e.sh's deadline step): the Job's deadline ends it, always.
 suite_deadline() {
   base_settings
@@ -351,6 +364,7 @@ fault config-long-stack-name config_long_stack_name
 fault open-handle open_handle
 fault test-hangs test_hangs
 fault broken-suite-image broken_suite_image
+fault suite-image-build-fails suite_image_build_fails
 fault suite-deadline suite_deadline
 fault kafka-broker-killed kafka_broker_killed
 fault api-server-paused api_server_paused

@@ -102,6 +102,15 @@ export const FAULTS: Record<string, FaultDef> = {
       mentions: [{ in: "suite.log", text: "this suite image is broken on purpose" }],
     },
   },
+  "suite-image-build-fails": {
+    title: "the suite image does not build",
+    expect: {
+      kind: "run",
+      causes: ["could-not-start"],
+      artifacts: ["verdict.json", "report.html"],
+      mentions: [{ in: "up log", text: "this suite image does not build, on purpose" }],
+    },
+  },
   "suite-deadline": {
     title: "the suite Job runs past its deadline (30 s)",
     expect: {
