@@ -22,7 +22,8 @@
  * "gone") would change again on the next healthy run and replace a good cluster every second
  * `up`. So a healthy cluster's trigger is not computed at all: `ignoreChanges` on it keeps the
  * value the state holds (Pulumi reads it back from the state), and a recreation writes a new,
- * never-repeated value (the time and the reason). kindClusterPlan is that decision.
+ * never-repeated value (the time and the reason). kindClusterPlan is that decision. A preview
+ * therefore shows a gone cluster as kept; the update after it recreates it (and says why).
  *
  * Stopped node containers are recreated, not started again (`docker start`): a kind cluster's
  * restart is best effort (kubernetes-sigs/kind#148; a maintainer's word in #1217: cheap, ephemeral
