@@ -82,7 +82,12 @@ export const FAULTS: Record<string, FaultDef> = {
   },
   "open-handle": {
     title: "a test leaves a handle open (an interval, a listening socket)",
-    expect: { kind: "run", causes: ["passed"], artifacts: ALL },
+    expect: {
+      kind: "run",
+      causes: ["passed"],
+      artifacts: ALL,
+      mentions: [{ in: "suite.log", text: "left an interval and a socket open" }],
+    },
   },
   "test-hangs": {
     title: "a test hangs (never settles) under mocha's timeout",
@@ -90,7 +95,10 @@ export const FAULTS: Record<string, FaultDef> = {
       kind: "run",
       causes: ["tests-failed"],
       artifacts: ALL,
-      mentions: [{ in: "up log", text: "Timeout of 5000ms exceeded" }],
+      mentions: [
+        { in: "up log", text: "Timeout of 5000ms exceeded" },
+        { in: "suite.log", text: "the test after the hung one ran" },
+      ],
     },
   },
   "broken-suite-image": {

@@ -29,7 +29,7 @@ function run(o: Partial<Observation> = {}): Observation {
     runDir: "/a/faults/r1",
     verdict: { ok: true, cause: "passed", reason: "1 passed", durationMs: 12_000, runId: "r1" },
     artifacts: { "verdict.json": true, "report.html": true, "suite.log": true, "service logs": true },
-    suiteLog: "",
+    suiteLog: "left an interval and a socket open\n",
     serviceLogs: "",
     previousServiceLog: false,
     outputs: { runId: "r1", verdict: { ok: true, cause: "passed" } },
