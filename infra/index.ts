@@ -20,7 +20,7 @@ import { SuiteImage, SuiteRun, failUpdateWhenRed, newRunId } from "./suite";
 
 export = async () => {
   const config = configFromPulumi();
-  const world = await preflight(config);
+  const world = await preflight(config, { dryRun: pulumi.runtime.isDryRun() });
   const inception = new pulumi.Config("inception");
   const profile = PROFILES[config.profile];
   const affinity = servicesAffinity(profile.servicesNode);
@@ -67,6 +67,8 @@ export = async () => {
               })),
             ],
           },
+          // Gone, stopped or silent since the last update: recreated (see infra/cluster.ts).
+          health: world.kindCluster,
         })
       : new ExistingCluster("cluster", { config: config.cluster });
 

@@ -1,14 +1,17 @@
 /**
  * Checks of the stack config against the world, after the pure validation (infra/config) and before
- * any resource is declared: the files config names exist and are what they should be, and an
- * existing cluster's kubeconfig is readable, names the context, and its API server answers. Same
+ * any resource is declared: the files config names exist and are what they should be, an
+ * existing cluster's kubeconfig is readable, names the context, and its API server answers, and
+ * (during an update) what became of the stack's kind cluster (infra/cluster.ts acts on it). Same
  * style as the config's: one ConfigError listing every problem, each with the command that fixes it.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
+import * as pulumi from "@pulumi/pulumi";
 import { minimatch } from "minimatch";
+import { KindClusterHealth, probeKindCluster } from "./cluster";
 import { ConfigError } from "./config";
 import type { StageConfig } from "./config";
 import { Problems, show } from "./config/errors";
@@ -21,6 +24,8 @@ export interface World {
   crds: CrdDocument[];
   /** `suite.dir`, `suite.extraFiles`, `suite.dockerfile` relative to the project, with forward slashes. */
   suitePaths: { dir: string; extraFiles: string[]; dockerfile: string | undefined };
+  /** What became of the stack's kind cluster; undefined in a preview and on an existing cluster. */
+  kindCluster?: KindClusterHealth;
 }
 
 export interface PreflightOptions {
@@ -28,6 +33,8 @@ export interface PreflightOptions {
   apiTimeoutMs?: number;
   /** The environment (PULUMI_BACKEND_URL). Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** A preview: the kind cluster is not probed (no process runs while previewing). Defaults to Pulumi's. */
+  dryRun?: boolean;
 }
 
 /** Runs every check; throws one ConfigError listing every problem. */
@@ -95,8 +102,20 @@ export async function preflight(config: StageConfig, opts: PreflightOptions = {}
     }
   }
 
+  // Last, and only when all else passed: it runs processes and may wait on the API server.
+  let kindCluster: KindClusterHealth | undefined;
+  if (config.cluster.type === "kind" && p.empty && !(opts.dryRun ?? pulumi.runtime.isDryRun())) {
+    const { name, workers } = config.cluster;
+    const probe = await probeKindCluster(name, workers + 1);
+    if (probe.state === "no-docker") {
+      p.other(["cluster", "name"], `is ${show(name)}, a kind cluster, which needs Docker: ${probe.detail}`, {
+        command: "scripts/toolchain.sh --start-services  # starts dockerd when it is installed and silent",
+      });
+    } else kindCluster = { ...probe, state: probe.state };
+  }
+
   if (!p.empty) throw new ConfigError(p.list, "stack config failed its preflight checks");
-  return { crds, suitePaths: { dir, extraFiles, dockerfile } };
+  return { crds, suitePaths: { dir, extraFiles, dockerfile }, ...(kindCluster ? { kindCluster } : {}) };
 }
 
 /**

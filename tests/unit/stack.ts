@@ -49,6 +49,24 @@ export const backend = { url: "file:///var/tmp/inception-unit-state" };
 
 export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\n";
 
+/**
+ * What the kind cluster probe (infra/cluster.ts KIND_PROBE_SCRIPT) prints, from its environment;
+ * by default a cluster whose nodes all run and whose API server answers. A test may swap it.
+ */
+export const kindProbe = {
+  stdout: (env: Record<string, string>): string =>
+    [
+      `expect ${env.NODES}`,
+      "docker ok",
+      ...Array.from(
+        { length: Number(env.NODES) },
+        (_, i) =>
+          `node ${env.CLUSTER}-${i === 0 ? "control-plane running control-plane" : `worker${i} running worker`}`,
+      ),
+      "api ok",
+    ].join("\n"),
+};
+
 class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: Registered[] = [];
 
@@ -78,6 +96,10 @@ class RecordingMocks implements pulumi.runtime.Mocks {
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    if (args.token === "command:local:run") {
+      const env = (args.inputs.environment ?? {}) as Record<string, string>;
+      return { ...args.inputs, stdout: kindProbe.stdout(env), stderr: "" };
+    }
     return args.inputs;
   }
 }
