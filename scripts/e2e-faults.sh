@@ -11,8 +11,8 @@
 #
 # Order: cheapest first, the two that recreate the cluster last. Expected here about 25 min
 # (baseline up 3–4 min, six refused configs 1–2 min, four fixture suites 4–5 min, broker kill and
-# API pause 4 min, the two recreations 6–7 min, teardown under 1 min), about 7 min more with the
-# faults that wait for wip/faults (below).
+# API pause 4 min, the two recreations 6–7 min, teardown under 1 min), about 7 min more for the
+# broken build, the misbehaving service and SIGINT.
 #
 # INCEPTION_FAULTS="id id …" runs only those faults (ids: scripts/e2e-faults.ts FAULTS), after the
 # baseline up. Needs the toolchain.
@@ -31,15 +31,6 @@ rm -rf "$work" && mkdir -p "$work"
 # Every up is bounded: a hung up is a failed fault, never a hung tier.
 up_limit=900
 only=" ${INCEPTION_FAULTS:-} "
-
-# Faults that need branch wip/faults (issue #16, being merged): the suite Job created suspended and
-# resumed by the hook once the services are Ready — else verdict service-not-ready with the pods'
-# logs (previous ones too) —, stale suite Jobs of the stack stopped before a run, and an image that
-# fails to build reported as verdict could-not-start. Until then a crash-looping or never-Ready
-# service fails the up at Pulumi's 300 s wait with no run folder (readyTimeoutSeconds is an unknown
-# setting), and a failed build fails the up before any run folder.
-# ENABLE ONCE wip/faults IS MERGED: delete the ids here.
-needs_wip_faults=" suite-image-build-fails service-crash-loop service-never-ready sigint-then-up "
 
 select_stack "$stack" local
 pulumi config set --stack "$stack" inception:stage local
@@ -126,11 +117,6 @@ up_with_fault() {
 fault() {
   local id=$1 fn=$2
   if [ "$only" != "  " ] && [[ "$only" != *" $id "* ]]; then return 0; fi
-  if [[ "$needs_wip_faults" == *" $id "* ]]; then
-    node -r ts-node/register/transpile-only scripts/e2e-faults.ts not-run --fault "$id" --rows "$rows" \
-      --why "needs branch wip/faults (suite Job started by the hook once the services are Ready); enable it in scripts/e2e-faults.sh once merged"
-    return 0
-  fi
   if [ -n "$baseline_failed" ] && [[ "$id" != config-* ]]; then
     e2e_step "fault $id" node -r ts-node/register/transpile-only scripts/e2e-faults.ts not-run --failed \
       --fault "$id" --rows "$rows" --why "the baseline up failed (see the step above)"
@@ -220,7 +206,7 @@ broken_suite_image() {
   timed_up broken-suite-image
   observe broken-suite-image broken-suite-image --deadline 60
 }
-# Needs wip/faults: the build's failure is the run's verdict (could-not-start), said at once.
+# The build's failure is the run's verdict (could-not-start), said at once.
 suite_image_build_fails() {
   base_settings
   pulumi config rm --stack "$stack" --path inception:suite.grep
@@ -275,7 +261,7 @@ api_server_paused() {
   observe api-server-paused api-server-paused --deadline 300 "${lost[@]}"
 }
 
-# ── the service misbehaves (needs wip/faults) ────────────────────────────────────────────────
+# ── the service misbehaves ────────────────────────────────────────────────
 service_crash_loop() {
   base_settings
   pulumi config set --stack "$stack" inception:services \
@@ -291,7 +277,7 @@ service_never_ready() {
   observe service-never-ready service-never-ready --deadline 30
 }
 
-# ── SIGINT during up (Ctrl-C: the whole process group), then up (needs wip/faults) ─────────────
+# ── SIGINT during up (Ctrl-C: the whole process group), then up ─────────────
 sigint_then_up() {
   local pid running="" lost=() j interrupted
   base_settings

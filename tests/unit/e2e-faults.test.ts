@@ -298,15 +298,4 @@ describe("scripts/e2e-faults.sh and its FAULTS table", () => {
     for (const id of run)
       expect(script, id).to.match(new RegExp(`(observe|config_refused|config_refused_keep) ${id} `));
   });
-
-  it("names the faults waiting for wip/faults, each one a fault it runs", () => {
-    const waiting = /^needs_wip_faults=" (.*) "$/m.exec(script)?.[1].split(" ") ?? [];
-    expect(waiting).to.deep.equal([
-      "suite-image-build-fails",
-      "service-crash-loop",
-      "service-never-ready",
-      "sigint-then-up",
-    ]);
-    for (const id of waiting) expect(run).to.include(id);
-  });
 });
