@@ -141,6 +141,7 @@ export = async () => {
           livenessPath: svc.livenessPath ?? null,
           // With a suite, a failed build is the run's to report (could-not-start), not a resource's.
           imageFailureAsData: config.suite.enabled,
+          readyTimeoutSeconds: svc.readyTimeoutSeconds,
         },
         { provider: cluster.provider, dependsOn: [namespace] },
       ),
@@ -168,7 +169,14 @@ export = async () => {
     const runId =
       suiteConfig.rerun === "always"
         ? newRunId()
-        : `c-${hash(JSON.stringify([suiteConfig, config.services, suiteImage?.contentHash ?? "host"]))}`;
+        : `c-${hash(
+            JSON.stringify([
+              suiteConfig,
+              config.services,
+              servicesUnderTest.map((s) => s.contentHash),
+              suiteImage?.contentHash ?? "host",
+            ]),
+          )}`;
     // The host runner has no suite image: the Jobs its tests start run the Node runtime image.
     const hostJobImage =
       suiteConfig.runner === "host"

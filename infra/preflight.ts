@@ -111,6 +111,12 @@ export async function preflight(config: StageConfig, opts: PreflightOptions = {}
       p.other(["cluster", "name"], `is ${show(name)}, a kind cluster, which needs Docker: ${probe.detail}`, {
         command: "scripts/toolchain.sh --start-services  # starts dockerd when it is installed and silent",
       });
+    } else if (probe.state === "unanswering") {
+      // Its containers run: a slow API server on a busy machine is no reason to throw a cluster
+      // (and every run in it) away. Said, and left to the person to judge.
+      p.other(["cluster", "name"], `is ${show(name)}, a kind cluster that ${probe.detail}`, {
+        command: `kubectl --context kind-${name} get --raw /readyz  # or npm run down, for a new cluster`,
+      });
     } else kindCluster = { ...probe, state: probe.state };
   }
 

@@ -101,11 +101,17 @@ export function publishFailure(stdout: string, stderr: string): string | undefin
   return tail.length > 0 ? tail.join("\n") : last.slice(PUBLISH_FAILED_MARK.length).trim();
 }
 
-/** The retry file of an image and its target (see PUBLISH_FAILED_MARK). */
-export function retryFile(image: string, target: PublishTarget): string {
+/**
+ * The retry file of an image and its target (see PUBLISH_FAILED_MARK), one per stack: another
+ * stack's failed publish of the same image must not make this one publish again.
+ */
+export function retryFile(image: string, target: PublishTarget, stack: string = pulumi.getStack()): string {
   const where =
     target.type === "kind" ? target.clusterName : target.type === "registry" ? target.registry : "";
-  const key = crypto.createHash("sha256").update(`${image}\n${target.type}\n${where}`).digest("hex");
+  const key = crypto
+    .createHash("sha256")
+    .update(`${stack}\n${image}\n${target.type}\n${where}`)
+    .digest("hex");
   return path.join(PROJECT_ROOT, ".inception", "publish-retry", key.slice(0, 16));
 }
 

@@ -74,6 +74,8 @@ export interface ServiceUnderTestArgs {
    * Deployment then runs no pod. Defaults to false.
    */
   imageFailureAsData?: boolean;
+  /** Seconds Pulumi waits for the Deployment when nobody else does (no imageFailureAsData). Defaults to 300. */
+  readyTimeoutSeconds?: number;
 }
 
 /** The service under test, deployed (its readiness is the suite hook's to wait for). */
@@ -82,6 +84,8 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
   readonly deploymentName: pulumi.Output<string>;
   /** The published image reference. */
   readonly image: pulumi.Output<string>;
+  /** What the image is built from (or the given image's name): a run with rerun "onChange" follows it. */
+  readonly contentHash: string;
   /** Name of the service's ServiceAccount. */
   readonly serviceAccountName: pulumi.Output<string>;
   /** With imageFailureAsData: why its image was not published; undefined once it was. */
@@ -177,7 +181,8 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
           namespace: ns,
           labels,
           // Ready is awaited by the suite hook, bounded and reported (see the comment on top).
-          annotations: { "pulumi.com/skipAwait": "true" },
+          // Without a suite nothing else would wait for it: then Pulumi does, as for any Deployment.
+          ...(failureAsData ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
         },
         spec: {
           // No pod for an image that is not there: once it is, the next up scales up a fresh pod
@@ -237,11 +242,20 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
         ...child,
         // The Role must be bound before the service starts using it.
         dependsOn: [binding],
+        ...(failureAsData
+          ? {}
+          : {
+              customTimeouts: {
+                create: `${args.readyTimeoutSeconds ?? 300}s`,
+                update: `${args.readyTimeoutSeconds ?? 300}s`,
+              },
+            }),
       },
     );
 
     this.deploymentName = deployment.metadata.name;
     this.image = image.ref;
+    this.contentHash = image.contentHash;
     this.serviceAccountName = sa.metadata.name;
     this.imageFailure = image.failure;
     this.registerOutputs({ deploymentName: this.deploymentName, image: this.image });

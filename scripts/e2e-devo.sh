@@ -245,12 +245,12 @@ pod_security_enforced() {
 
 # Stack a ran green with canaries for secrets (configure_canaries); now one red run of it, then the
 # search. The cheapest red run: the executor drops its executor event and the suite runs only the
-# test that waits for it, which gives up after 5 s (WAIT_TIMEOUT_MS) instead of 30 s.
+# test that waits for it, which gives up after 10 s (suite.testTimeoutMs bounds every wait) instead of 60 s.
 canaries_never_leak() {
   local s=devo-e2e-a
   pulumi config set --stack "$s" --path 'inception:services[0].env.EXECUTOR_FAULT' drop-executor-event
   pulumi config set --stack "$s" --path inception:suite.grep "run a job creates the Job"
-  pulumi config set --stack "$s" --path inception:suite.env.WAIT_TIMEOUT_MS 5000
+  pulumi config set --stack "$s" --path inception:suite.testTimeoutMs 10000
   if up "$s" "$work/up-a-red.log"; then die "the red run of $s passed"; fi
   grep -qE "inception: run [^ ]+ FAILED: [0-9]+ test\(s\) failed" "$work/up-a-red.log" ||
     { tail -n 30 "$work/up-a-red.log"; die "the red run of $s did not fail on its test"; }

@@ -82,6 +82,8 @@ export class S3Mock extends pulumi.ComponentResource {
             child,
           )
         : undefined;
+    // The strategy of a live Deployment cannot switch to Recreate in place (the API keeps the
+    // defaulted rollingUpdate block and refuses it under server-side apply): a new Deployment.
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-gateway`,
       {
@@ -121,7 +123,7 @@ export class S3Mock extends pulumi.ComponentResource {
           },
         },
       },
-      child,
+      { ...child, replaceOnChanges: ["spec.strategy"] },
     );
     this.ready = deployment.status.apply(() => this.endpoint);
     this.registerOutputs({ endpoint: this.endpoint });

@@ -318,7 +318,14 @@ async function startSuiteJob(k: KubeClient, s: HookSettings): Promise<Verdict | 
     Date.now() + FIND_JOB_MS,
   );
   await attempt("stale suite Jobs (stopping them)", () => stopStaleJobs(k, s));
-  if (job === undefined) return undefined; // the waits below say what became of it
+  // Pulumi created it before the hook started: missing now, it was deleted behind the run's back,
+  // and nothing would resume one made again later. Said at once rather than at the deadline.
+  if (job === undefined) {
+    return failedRun(
+      "hook-error",
+      `suite Job ${s.namespace}/${s.jobName} (label ${SUITE_RUN_LABEL}=${s.runId}) not found within ${FIND_JOB_MS / 1000} s although this up created it`,
+    );
+  }
   if (job.spec?.suspend !== true || jobOutcome(job) !== undefined) {
     err(`inception: suite Job ${s.jobName} was started by an earlier up of this run: following it`);
     return undefined;

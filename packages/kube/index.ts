@@ -281,6 +281,23 @@ const VERB: Record<KubeState, string> = {
   gone: "to be gone",
 };
 
+/**
+ * How long one request may take. An API server that accepted the connection and then stopped
+ * (a paused control plane) would otherwise hold a read forever: the waits have deadlines, single
+ * requests need one too.
+ */
+export const REQUEST_TIMEOUT_MS = 20_000;
+
+/** The request's answer, or an error naming it once REQUEST_TIMEOUT_MS passed without one. */
+export function bounded<T>(what: string, request: Promise<T>, ms = REQUEST_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the API server after ${ms} ms ${what}`)), ms);
+    timer.unref();
+  });
+  return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** The namespaced API clients of one kubeconfig, and the waits and reads built on them. */
 export class KubeClient {
   readonly core: CoreV1Api;
@@ -300,9 +317,11 @@ export class KubeClient {
     this.apps = kc.makeApiClient(AppsV1Api);
   }
 
-  /** The objects of `kind` matching `selector`, now. */
+  /** The objects of `kind` matching `selector`, now (at most REQUEST_TIMEOUT_MS). */
   async list<T extends KubernetesObject = KubernetesObject>(kind: Kind, selector: Selector): Promise<T[]> {
-    return (await KINDS[kind].list(this, this.namespace, selectorString(selector))).items as T[];
+    const what = `listing ${KINDS[kind].plural} (${selectorString(selector) || "all"}) in namespace ${this.namespace}`;
+    return (await bounded(what, KINDS[kind].list(this, this.namespace, selectorString(selector))))
+      .items as T[];
   }
 
   /**
@@ -505,12 +524,15 @@ export class KubeClient {
    * Patch (the client's default for a patch): "add" sets the field whether or not it is there.
    */
   async setJobSuspended(name: string, suspended: boolean): Promise<void> {
-    await this.batch.patchNamespacedJob({
-      name,
-      namespace: this.namespace,
-      body: [{ op: "add", path: "/spec/suspend", value: suspended }],
-      fieldManager: "inception",
-    });
+    await bounded(
+      `${suspended ? "suspending" : "resuming"} Job ${this.namespace}/${name}`,
+      this.batch.patchNamespacedJob({
+        name,
+        namespace: this.namespace,
+        body: [{ op: "add", path: "/spec/suspend", value: suspended }],
+        fieldManager: "inception",
+      }),
+    );
   }
 
   /** The events of the object with this uid, oldest first; none when they cannot be read. */

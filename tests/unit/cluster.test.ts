@@ -233,6 +233,17 @@ describe("the program and the kind cluster probe", () => {
     expect(resources).to.deep.equal([]);
   });
 
+  it("keeps a cluster whose API server is slow to answer: stops in the preflight, naming it", async () => {
+    kindProbe.stdout = (env) =>
+      defaultProbe(env).replace("api ok", "api The connection to the server was refused");
+    const { error, resources } = await runStackExpectingError("local", {});
+    expect(error.message).to.contain(
+      'inception:cluster.name is "inception-local", a kind cluster that runs, but its API server does not answer: The connection to the server was refused',
+    );
+    expect(error.message).to.contain("kubectl --context kind-inception-local get --raw /readyz");
+    expect(resources).to.deep.equal([]);
+  });
+
   it("probes nothing in a preview", async () => {
     const config = loadConfig({
       project: "inception",
