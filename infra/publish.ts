@@ -13,6 +13,7 @@ import { parseQualifiedName } from "@swimlane/docker-reference";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { stripVTControlCharacters } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { PREPARED_STAMP, PREPARE_OUTPUTS, defaultPrepare, sourcesHash } from "./prepare";
 
@@ -95,7 +96,8 @@ export function publishFailure(stdout: string, stderr: string): string | undefin
   if (!last.startsWith(PUBLISH_FAILED_MARK)) return undefined;
   const tail = stderr
     .split("\n")
-    .map((l) => l.trimEnd())
+    // docker colours its build output: the reason is read in logs, JSON and HTML, never a terminal.
+    .map((l) => stripVTControlCharacters(l).trimEnd())
     .filter((l) => l !== "")
     .slice(-FAILURE_LINES);
   return tail.length > 0 ? tail.join("\n") : last.slice(PUBLISH_FAILED_MARK.length).trim();

@@ -338,6 +338,10 @@ describe("publish: a failure reported as data", () => {
       "publishing x failed (exit 1)",
     );
     expect(publishFailure("inception/x:1\n", "any noise")).to.equal(undefined);
+    // docker's colours are not part of the reason
+    expect(publishFailure(failedOut.stdout, "\u001b[91mno space\n\u001b[0mThe command returned 1")).to.equal(
+      "no space\nThe command returned 1",
+    );
     const long = Array.from({ length: 50 }, (_, i) => `line ${i}`).join("\n");
     expect(publishFailure(failedOut.stdout, long)?.split("\n")).to.have.length(20);
   });
