@@ -70,6 +70,7 @@ export type VerdictCause =
   | "no-pod"
   | "service-not-ready"
   | "could-not-start"
+  | "interrupted"
   | "hook-error";
 
 export interface Verdict {

@@ -752,6 +752,16 @@ export function runAsMain(
   const guard = exitLoudlyIfUnfinished(() =>
     reportHookError(s, "the hook stopped before it finished (nothing left to wait on)", t0),
   );
+  // Ctrl-C on `pulumi up` reaches the hook too (one process group): the run folder still gets its
+  // verdict (reportRun is synchronous), and the next up stops the Job this run leaves behind.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      guard.done();
+      const reason = `interrupted (${signal}) before the run ended; its suite Job, if it started, is stopped by the next up`;
+      if (!s) process.exit(reportHookError(s, reason, t0));
+      process.exit(reportRun(s, failedRun("interrupted", reason), t0));
+    });
+  }
   const run = async (): Promise<number> => {
     s = decodeHookSettings(env);
     return hook(s, t0);

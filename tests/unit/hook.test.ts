@@ -489,6 +489,21 @@ describe("the run's report and verdict, in every case", () => {
     expect(fs.existsSync(path.join(runDir, "report.html"))).to.equal(true);
   });
 
+  it("an interrupted hook (Ctrl-C on the up) writes its verdict: interrupted, with its report", () => {
+    const runDir = path.join(tmp(), "r");
+    // The hook waits on a timer (as on the API) and is interrupted once it has started.
+    const r = runMain(
+      `() => new Promise(() => { setInterval(() => {}, 1000); setTimeout(() => process.kill(process.pid, "SIGINT"), 300); })`,
+      runDir,
+    );
+    expect(r.status, r.stderr).to.equal(0);
+    expect(lastLine(r.stdout)).to.deep.include({ ok: false, cause: "interrupted" });
+    const verdict = JSON.parse(fs.readFileSync(path.join(runDir, VERDICT_FILE), "utf8"));
+    expect(verdict.cause).to.equal("interrupted");
+    expect(verdict.reason).to.match(/^interrupted \(SIGINT\) before the run ended/);
+    expect(fs.existsSync(path.join(runDir, "report.html"))).to.equal(true);
+  });
+
   it("a hook that stops early reports a red run too", () => {
     const runDir = path.join(tmp(), "r");
     const r = runMain(`() => new Promise(() => {})`, runDir);
