@@ -13,10 +13,17 @@
  * answer, the create command's second trigger gets a new value, which replaces the command:
  * the old cluster deleted (what is left of it), a new one created. Its kubeconfig is then another
  * cluster's (new CA), so the Kubernetes provider's DiffConfig asks for the provider's replacement,
- * and with it Pulumi replaces every object the provider manages: the old ones are dropped from the
- * state (deleteUnreachable: their cluster does not answer), the new ones created in the new
- * cluster; the image loads follow the command's id, the suite hook its kubeconfig. That is the
- * program's own equivalent of `up --refresh`, and needs none.
+ * and with it Pulumi replaces every object the provider manages: the old ones go with the old
+ * cluster (every Kubernetes object is `deletedWith` the create command: deleting a kind cluster
+ * deletes what is in it, so no Delete request is sent for them), the new ones are created in the
+ * new cluster; the image loads follow the command's id, the suite hook its kubeconfig. That is
+ * the program's own equivalent of `up --refresh`, and needs none.
+ *
+ * deletedWith is more than speed (no per-object delete on `down`): the engine closes the old
+ * provider when its DiffConfig says "replace" but keeps it registered (pulumi/pkg
+ * resource/deploy/providers/registry.go, Diff), so a Delete sent to the old objects fails with
+ * "grpc: the client connection is closing", and the recreating update with it. A stack whose
+ * state predates deletedWith needs one healthy `up` (or `npm run down`) before this holds.
  *
  * The trigger must change ONLY then. A value derived from what the probe saw ("healthy" vs
  * "gone") would change again on the next healthy run and replace a good cluster every second
@@ -53,6 +60,22 @@ export interface Cluster {
   readonly identity: pulumi.Output<string>;
   /** The kind cluster name on local, undefined on an existing cluster. */
   readonly kindName: string | undefined;
+  /**
+   * Options for every component or object of the stack in the cluster: the provider, and on a kind
+   * cluster a transform that makes each Kubernetes object deleted with the cluster.
+   */
+  readonly objectOptions: pulumi.ComponentResourceOptions;
+}
+
+/**
+ * A transform (inherited by children) giving every Kubernetes object `deletedWith: cluster`: the
+ * objects of a kind cluster the stack deletes or replaces go with it, no Delete sent (see above).
+ */
+export function deletedWithCluster(cluster: pulumi.Resource): pulumi.ResourceTransform {
+  return (a) =>
+    a.custom && a.type.startsWith("kubernetes:")
+      ? { props: a.props, opts: { ...a.opts, deletedWith: cluster } }
+      : undefined;
 }
 
 /** Renders the kind config. JSON is YAML, so kind reads it as is. */
@@ -253,6 +276,7 @@ export class KindCluster extends pulumi.ComponentResource implements Cluster {
   readonly context: pulumi.Output<string>;
   readonly identity: pulumi.Output<string>;
   readonly kindName: string;
+  readonly objectOptions: pulumi.ComponentResourceOptions;
   /** The kind config the cluster was created from. */
   readonly kindConfig: string;
 
@@ -310,6 +334,7 @@ export class KindCluster extends pulumi.ComponentResource implements Cluster {
       },
       { parent: this },
     );
+    this.objectOptions = { provider: this.provider, transforms: [deletedWithCluster(create)] };
     this.registerOutputs({ kubeconfig: this.kubeconfig, context: this.context });
   }
 }
@@ -326,6 +351,7 @@ export class ExistingCluster extends pulumi.ComponentResource implements Cluster
   readonly context: pulumi.Output<string>;
   readonly identity: pulumi.Output<string>;
   readonly kindName = undefined;
+  readonly objectOptions: pulumi.ComponentResourceOptions;
 
   constructor(name: string, args: ExistingClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("inception:cluster:ExistingCluster", name, {}, opts);
@@ -339,6 +365,8 @@ export class ExistingCluster extends pulumi.ComponentResource implements Cluster
       { kubeconfig: this.kubeconfig, context: c.context },
       { parent: this },
     );
+    // A shared cluster outlives the stack: its objects are always deleted one by one.
+    this.objectOptions = { provider: this.provider };
     for (const [node, labels] of Object.entries(c.nodeLabels)) {
       new k8s.core.v1.NodePatch(
         `${name}-labels-${node}`,

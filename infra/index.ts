@@ -84,7 +84,7 @@ export = async () => {
         },
       },
     },
-    { provider: cluster.provider },
+    { ...cluster.objectOptions },
   );
 
   // Local: images are loaded into the kind cluster; elsewhere pushed to the stack's registry.
@@ -113,7 +113,7 @@ export = async () => {
       exposeOnHost: cluster.kindName !== undefined,
       sharedCluster: cluster.kindName === undefined,
     },
-    { provider: cluster.provider, dependsOn: [namespace] },
+    { ...cluster.objectOptions, dependsOn: [namespace] },
   );
 
   // The services under test, each once the mock infra is Ready (they read the outputs ConfigMap).
@@ -143,7 +143,7 @@ export = async () => {
           imageFailureAsData: config.suite.enabled,
           readyTimeoutSeconds: svc.readyTimeoutSeconds,
         },
-        { provider: cluster.provider, dependsOn: [namespace] },
+        { ...cluster.objectOptions, dependsOn: [namespace] },
       ),
   );
 
@@ -162,7 +162,7 @@ export = async () => {
               target: publishTo,
               prefix: config.images.prefix,
             },
-            { provider: cluster.provider },
+            { ...cluster.objectOptions },
           )
         : undefined;
     // "always": a new run per `up`; "onChange": the run id follows the suite's inputs.
@@ -189,7 +189,7 @@ export = async () => {
               prefix: config.images.prefix,
               failureAsData: true,
             },
-            { provider: cluster.provider },
+            { ...cluster.objectOptions },
           )
         : undefined;
     // What the run needs and could not get: the run says so (could-not-start) instead of the
@@ -237,7 +237,7 @@ export = async () => {
           })),
         notPublished,
       },
-      { provider: cluster.provider, dependsOn: [namespace] },
+      { ...cluster.objectOptions, dependsOn: [namespace] },
     );
     // A red run fails the update once its outputs are recorded (with failOnTestFailure off, only
     // a run that could not start or whose service was never Ready).

@@ -752,8 +752,10 @@ export function runAsMain(
   const guard = exitLoudlyIfUnfinished(() =>
     reportHookError(s, "the hook stopped before it finished (nothing left to wait on)", t0),
   );
-  // Ctrl-C on `pulumi up` reaches the hook too (one process group): the run folder still gets its
-  // verdict (reportRun is synchronous), and the next up stops the Job this run leaves behind.
+  // An interrupted `pulumi up` (Ctrl-C) reaches the hook as SIGTERM from the command provider,
+  // which kills it only 10 s later (toolchain/go/cmd/pulumi-resource-command, run.go); a SIGINT
+  // when it runs on its own. The run folder still gets its verdict (reportRun is synchronous),
+  // and the next up stops the Job this run leaves behind.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       guard.done();

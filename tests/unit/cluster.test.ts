@@ -8,7 +8,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import {
+  deletedWithCluster,
   GENERATION_TRIGGER,
   KIND_PROBE_SCRIPT,
   KindClusterHealth,
@@ -254,5 +256,40 @@ describe("the program and the kind cluster probe", () => {
     // Outside a Pulumi runtime an invoke would throw: the preview path must not reach it.
     const world = await preflight(config, { dryRun: true });
     expect(world).to.not.have.property("kindCluster");
+  });
+});
+
+describe("the objects of a kind cluster go with it (deletedWithCluster)", () => {
+  // A stand-in for the create command: the transform only passes it on.
+  const cluster = {
+    urn: "urn:pulumi:local::inception::command:local:Command::cluster-kind",
+  } as unknown as pulumi.Resource;
+  const transform = deletedWithCluster(cluster);
+  const args = (type: string, custom: boolean) => ({
+    type,
+    name: "x",
+    custom,
+    props: { metadata: { name: "x" } },
+    opts: { dependsOn: [] },
+  });
+
+  it("gives every Kubernetes object deletedWith the cluster, its props and other options kept", () => {
+    for (const type of [
+      "kubernetes:apps/v1:Deployment",
+      "kubernetes:core/v1:Namespace",
+      "kubernetes:batch/v1:Job",
+    ]) {
+      const r = transform(args(type, true));
+      expect(r, type).to.deep.equal({
+        props: { metadata: { name: "x" } },
+        opts: { dependsOn: [], deletedWith: cluster },
+      });
+    }
+  });
+
+  it("leaves alone components, commands and the Kubernetes provider (they are not in the cluster)", () => {
+    expect(transform(args("inception:mock:MockInfra", false))).to.equal(undefined);
+    expect(transform(args("command:local:Command", true))).to.equal(undefined);
+    expect(transform(args("pulumi:providers:kubernetes", true))).to.equal(undefined);
   });
 });

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -390,5 +391,75 @@ func TestOverGRPC(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("failing create over gRPC: %v", err)
+	}
+}
+
+// cancelDuring starts a create running script, calls Cancel once the script says "started" (its
+// first line), and returns the create's error and how long it took after the Cancel.
+func cancelDuring(t *testing.T, script string) (error, time.Duration) {
+	t.Helper()
+	p := newProvider("1.2.1")
+	started := make(chan struct{})
+	var once sync.Once
+	p.log = func(_ context.Context, _, line string) {
+		if line == "started" {
+			once.Do(func() { close(started) })
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Create(context.Background(), &pulumirpc.CreateRequest{
+			Urn: testURN, Properties: props(t, map[string]any{"create": script, "logging": "stdout"}),
+		})
+		done <- err
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the command ended before it was cancelled: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command never printed started")
+	}
+	cancelled := time.Now()
+	if _, err := p.Cancel(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		return err, time.Since(cancelled)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cancelled command was still running 20 s after Cancel")
+	}
+	return nil, 0
+}
+
+// An interrupted update: the command gets SIGTERM and time to leave its work in order (the suite
+// hook writes its verdict there), not an uncatchable SIGKILL.
+func TestCancelTerminatesACommandThatCanCleanUp(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "verdict")
+	err, took := cancelDuring(t, `trap 'echo interrupted > `+file+`; exit 143' TERM; echo started; while :; do sleep 0.1; done`)
+	if err == nil {
+		t.Fatal("a cancelled create succeeded")
+	}
+	b, readErr := os.ReadFile(file)
+	if readErr != nil || strings.TrimSpace(string(b)) != "interrupted" {
+		t.Fatalf("the command's TERM handler did not run (%v, %q); create error: %v", readErr, b, err)
+	}
+	if took >= terminateGrace {
+		t.Errorf("a command that exits on SIGTERM took %s after Cancel (grace %s)", took, terminateGrace)
+	}
+}
+
+// A command that ignores SIGTERM is killed once the grace is over: cancellation is bounded.
+func TestCancelKillsACommandThatIgnoresTerm(t *testing.T) {
+	saved := terminateGrace
+	terminateGrace = time.Second
+	defer func() { terminateGrace = saved }()
+	err, took := cancelDuring(t, `trap '' TERM; echo started; while :; do sleep 0.1; done`)
+	if err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("want the command killed, got %v", err)
+	}
+	if took < terminateGrace || took > terminateGrace+5*time.Second {
+		t.Errorf("killed %s after Cancel, want about the grace of %s", took, terminateGrace)
 	}
 }

@@ -9,8 +9,12 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
+
+// terminateGrace is how long a cancelled command has between SIGTERM and SIGKILL.
+var terminateGrace = 10 * time.Second
 
 // Environment variables that carry the previous run's outputs into update and delete commands.
 const (
@@ -38,7 +42,12 @@ func runCommand(ctx context.Context, command string, in commandInputs, previous 
 	argv = append(argv, command)
 
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.WaitDelay = 10 * time.Second
+	// Cancelled (the user interrupted the update: the engine's Cancel, or the request's context):
+	// SIGTERM first, so a command can leave its work in order (the suite hook writes its run's
+	// verdict); SIGKILL only if it is still there terminateGrace later. The same delay bounds how
+	// long its output pipes are read after it exits (a grandchild holding them).
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = terminateGrace
 	if in.dir != nil {
 		cmd.Dir = *in.dir
 	}
