@@ -2,11 +2,12 @@
 // takes (suite.spec), ESM test files, and that the process ends once the results are written even
 // when a test leaves a handle open.
 import { expect } from "chai";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DEFAULT_SPEC, suiteFiles } from "@inception/runner/files";
+import { ARTIFACTS_BEGIN, ARTIFACTS_LINE } from "@inception/runner/protocol";
 
 const root = path.resolve(__dirname, "../..");
 // Under the OS temp dir: these suites cannot see @inception/harness, so no Kafka harness starts.
@@ -189,5 +190,51 @@ describe("recorded", () => {
     const r = runRunner(suite({ "x.txt": "" }));
     expect(r.status).to.equal(2);
     expect(r.out).to.contain(`matches ${DEFAULT_SPEC}`);
+  });
+});
+
+describe("the suite runner stopped by SIGTERM (its Job's deadline)", function () {
+  this.timeout(60_000);
+
+  it("ends at once with 143, handing back what the tests wrote so far", async () => {
+    const dir = suite({
+      "hold.test.js": `const fs = require("node:fs");
+describe("hold", () => {
+  it("writes a file, then never settles", function () {
+    this.timeout(0);
+    fs.writeFileSync(process.env.ARTIFACTS_DIR + "/partial.txt", "written before the stop");
+    console.log("holding");
+    return new Promise(() => {});
+  });
+});\n`,
+    });
+    const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), "inception-runner-"));
+    const child = spawn(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", path.join(root, "packages/runner/run.ts")],
+      { cwd: root, env: { ...process.env, SUITE_DIR: dir, ARTIFACTS_DIR: artifacts } },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const ended = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!out.includes("holding") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(out, "the test never started").to.contain("holding");
+    const stopped = Date.now();
+    child.kill("SIGTERM");
+    const code = await ended;
+    expect(code, out).to.equal(143);
+    expect(Date.now() - stopped, "it ended only when killed").to.be.below(5_000);
+    expect(out).to.contain("inception: the suite was stopped (SIGTERM");
+    // The folder as the hook receives it: the partial file inside the handed-back tarball.
+    const b64 = out
+      .split("\n")
+      .filter((l) => l.startsWith(ARTIFACTS_LINE))
+      .map((l) => l.slice(ARTIFACTS_LINE.length))
+      .join("");
+    expect(out).to.contain(ARTIFACTS_BEGIN);
+    const listed = spawnSync("tar", ["-tzf", "-"], { input: Buffer.from(b64, "base64"), encoding: "utf8" });
+    expect(listed.stdout).to.contain("partial.txt");
   });
 });

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# npm run bench:cold: Step 14's start-up times on a throw-away local stack (bench-cold, kind
+# cluster inception-bench-cold, host ports 19092/17070: never the `local` stack nor its ports;
+# not together with bench:shards, which maps the same ports). Two `up`s, each as a user runs it
+# (scripts/up.sh, the default config: the BAI profile, the executor, the project's suite):
+#   cold   the cluster absent, the toolchain built: everything from `kind create` to the verdict;
+#   edit   then one line appended to a file of the executor's sources (restored on exit): the
+#          image rebuilt and loaded, the Deployment rolled, the suite run again, to the verdict.
+# Each up's wall time, and the longest resource steps Pulumi reports ("created (Ns)"), go to
+# $work; the output ends with one JSON line (limits: cold 120 s, edit 45 s, from Step 14). Tears
+# the stack and its cluster down. Needs the toolchain. About 6 min here.
+set -euo pipefail
+# shellcheck source=env.sh
+. "$(dirname "$0")/env.sh"
+cd "$INCEPTION_ROOT"
+scripts/toolchain.sh --check || die "the toolchain cache $INCEPTION_TOOLCHAIN is incomplete: run 'npm run toolchain'"
+
+stack="bench-cold"
+cluster="inception-bench-cold"
+work="$INCEPTION_ROOT/.inception/bench-cold"
+edited="services/executor/src/main.ts"
+rm -rf "$work" && mkdir -p "$work"
+result="$work/result.json"
+echo '{"pass":false,"problems":["the bench stopped before its verdict (see the log above)"]}' >"$result"
+cp "$edited" "$work/edited.orig"
+
+select_stack "$stack" local
+pulumi config set --stack "$stack" inception:stage local
+for key in inception:suite inception:services inception:mockInfra inception:cluster; do
+  pulumi config rm --stack "$stack" "$key" >/dev/null 2>&1 || true
+done
+pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
+pulumi config set --stack "$stack" --path inception:mockInfra.kafka.hostPort 19092
+pulumi config set --stack "$stack" --path inception:mockInfra.s3.hostPort 17070
+
+restore() { cp "$work/edited.orig" "$edited"; }
+trap 'restore; e2e_local_teardown bench:cold "$stack" "$cluster" "$work" "$result"' EXIT
+trap "exit 130" INT TERM
+
+# A cold start: neither the stack's objects nor its cluster (left by an interrupted run).
+scripts/down.sh "$stack" >"$work/down-before.log" 2>&1 || true
+if kind get clusters 2>/dev/null | grep -qx "$cluster"; then kind delete cluster --name "$cluster" >/dev/null; fi
+# The toolchain's own check is part of every up; run it once first so that a rebuilt own tool
+# (a changed toolchain/go source) is not counted as start-up time.
+scripts/toolchain.sh >"$work/toolchain.log" 2>&1
+
+# timed_up LABEL: one up; its wall time in ms to $work/LABEL.ms, exit status to $work/LABEL.exit.
+timed_up() {
+  local t0 rc=0
+  t0=$(date +%s%3N)
+  scripts/up.sh "$stack" >"$work/$1.log" 2>&1 || rc=$?
+  echo $(($(date +%s%3N) - t0)) >"$work/$1.ms"
+  echo "$rc" >"$work/$1.exit"
+  say "bench:cold: $1 up: exit $rc in $(($(cat "$work/$1.ms") / 1000)) s; its slowest steps:"
+  slowest "$work/$1.log" | sed 's/^/    /'
+}
+
+# slowest LOG: the five longest "NAME created|updated|replaced (Ns)" steps Pulumi printed.
+slowest() {
+  sed -n 's/^.* \([a-z0-9-]*\) \(created\|updated\|replaced\|created replacement\) (\([0-9.]*\)s).*$/\3 \1 \2/p' "$1" |
+    sort -rn | awk '!seen[$2]++' | head -n 5
+}
+
+timed_up cold
+[ "$(cat "$work/cold.exit")" -eq 0 ] || die "the cold up failed (see $work/cold.log)"
+printf '\n// bench:cold edit %s\n' "$(date +%s%N)" >>"$edited"
+timed_up edit
+restore
+[ "$(cat "$work/edit.exit")" -eq 0 ] || die "the edited up failed (see $work/edit.log)"
+grep -q "executor.*publish.*\(created\|updated\|replaced\)" "$work/edit.log" ||
+  die "the edited up did not publish the executor's image again (see $work/edit.log)"
+
+cold=$(cat "$work/cold.ms") edit=$(cat "$work/edit.ms")
+problems=()
+[ "$cold" -le 120000 ] || problems+=("\"cold up took $((cold / 1000)) s (limit 120 s)\"")
+[ "$edit" -le 45000 ] || problems+=("\"edit to verdict took $((edit / 1000)) s (limit 45 s)\"")
+pass=true
+[ "${#problems[@]}" -eq 0 ] || pass=false
+printf '{"coldUpMs":%d,"editToVerdictMs":%d,"limits":{"coldUpMs":120000,"editToVerdictMs":45000},"problems":[%s],"pass":%s,"machine":"%s cores, load %s","date":"%s"}\n' \
+  "$cold" "$edit" "$(IFS=,; echo "${problems[*]}")" "$pass" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$result"
+[ "$pass" = true ] || { say "bench:cold: over a limit: ${problems[*]}"; exit 1; }
