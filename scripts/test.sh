@@ -54,7 +54,7 @@ if [ -x scripts/e2e.sh ]; then
     # One after another: each local tier's kind cluster maps the same host ports.
     # Each e2e step counts as one test; a script that failed outside its steps (set-up, teardown)
     # counts as one failure of its own. Every failure is named in the summary.
-    for e2e in "e2e.sh --full" e2e-example.sh e2e-devo.sh; do
+    for e2e in "e2e.sh --full" e2e-example.sh e2e-devo.sh e2e-faults.sh; do
       say "tier e2e: scripts/$e2e"
       # shellcheck disable=SC2086 # "e2e.sh --full" is a script and its argument
       scripts/$e2e 2>&1 | tee "$out/e2e.log"
