@@ -128,6 +128,8 @@ describe("image publishing", () => {
     expect(r.stdout).to.equal("inception/svc:abc\n");
     expect(s.log()).to.deep.equal([
       "docker build -t inception/svc:abc -f /ctx/Dockerfile --build-arg A=1 --build-arg B=x y /ctx",
+      // Which nodes to load into (tests/unit/publish.test.ts: the workers, when there are any).
+      "docker ps --filter label=io.x-k8s.kind.cluster=c1 --filter label=io.x-k8s.kind.role=worker --format {{.Names}}",
       "kind load docker-image inception/svc:abc --name c1",
     ]);
   });
