@@ -187,31 +187,58 @@ export class PublishedImage extends pulumi.ComponentResource {
       environment.FAILURE_AS_DATA = "1";
       environment.RETRY_FILE = retry;
     }
+    // Again after a failure reported as data (a new token each time it failed).
+    const retryToken =
+      retry !== undefined ? [fs.existsSync(retry) ? fs.readFileSync(retry, "utf8").trim() : ""] : [];
+    const script = `exec /bin/bash ${JSON.stringify(path.relative(PROJECT_ROOT, PUBLISH_SCRIPT_FILE))}`;
+    // Into a kind cluster: built (or tagged) on the host first, by a command that does not wait for
+    // the cluster, so that the build runs while kind creates it; then loaded once both are there.
     const publish = new command.local.Command(
       `${name}-publish`,
       {
-        create: `exec /bin/bash ${JSON.stringify(path.relative(PROJECT_ROOT, PUBLISH_SCRIPT_FILE))}`,
+        create: script,
         dir: PROJECT_ROOT,
-        environment,
-        // Publish again only when the content changes or the kind cluster was recreated.
-        triggers: [
-          this.contentHash,
-          image,
-          t.type === "kind" ? t.clusterIdentity : t.type === "registry" ? t.registry : "local",
-          // Again after a failure reported as data (a new token each time it failed).
-          ...(retry !== undefined ? [fs.existsSync(retry) ? fs.readFileSync(retry, "utf8").trim() : ""] : []),
-        ],
+        environment: t.type === "kind" ? { ...environment, TARGET: "local", CLUSTER: "" } : environment,
+        // Publish again only when the content changes (or, pushed, the registry is another).
+        triggers: [this.contentHash, image, t.type === "registry" ? t.registry : "local", ...retryToken],
       },
       { parent: this },
     );
-    this.ref = publish.stdout.apply(() => image);
+    let published: command.local.Command = publish;
+    if (t.type === "kind") {
+      published = new command.local.Command(
+        `${name}-load`,
+        {
+          create: script,
+          dir: PROJECT_ROOT,
+          environment: {
+            IMAGE: image,
+            SOURCE_IMAGE: image,
+            TARGET: "kind",
+            CLUSTER: t.clusterName,
+            // Its build's last line: a build that failed (as data) is not loaded.
+            BUILT: publish.stdout,
+            ...(retry !== undefined ? { FAILURE_AS_DATA: "1", RETRY_FILE: retry } : {}),
+          },
+          // Loaded again when the content changes or the kind cluster was recreated.
+          triggers: [this.contentHash, image, t.clusterIdentity, ...retryToken],
+        },
+        { parent: this },
+      );
+    }
+    this.ref = published.stdout.apply(() => image);
     this.failure =
       retry === undefined
         ? pulumi.output(undefined)
-        : pulumi.all([publish.stdout, publish.stderr]).apply(([out, errs]) => {
-            const log = publishFailure(out, errs);
-            return log === undefined ? undefined : { image, log };
-          });
+        : pulumi
+            .all([publish.stdout, publish.stderr, published.stdout, published.stderr])
+            .apply(([out, errs, loadOut, loadErrs]) => {
+              // The first cause: the build's, else the load's.
+              const log =
+                publishFailure(out, errs) ??
+                (published === publish ? undefined : publishFailure(loadOut, loadErrs));
+              return log === undefined ? undefined : { image, log };
+            });
     this.registerOutputs({ ref: this.ref, failure: this.failure });
   }
 }

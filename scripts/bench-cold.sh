@@ -34,7 +34,13 @@ pulumi config set --stack "$stack" --path inception:mockInfra.kafka.hostPort 190
 pulumi config set --stack "$stack" --path inception:mockInfra.s3.hostPort 17070
 
 restore() { cp "$work/edited.orig" "$edited"; }
-trap 'restore; e2e_local_teardown bench:cold "$stack" "$cluster" "$work" "$result"' EXIT
+finish() {
+  local rc=$?
+  restore
+  (exit "$rc") # e2e_local_teardown reads the status the script was exiting with
+  e2e_local_teardown bench:cold "$stack" "$cluster" "$work" "$result"
+}
+trap finish EXIT
 trap "exit 130" INT TERM
 
 # A cold start: neither the stack's objects nor its cluster (left by an interrupted run).

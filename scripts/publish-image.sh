@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Publishes one image for the stack (run by PublishedImage, infra/publish.ts, as a command resource):
+# Publishes one image for the stack (run by PublishedImage, infra/publish.ts, as a command resource;
+# for a kind cluster twice: the build with TARGET=local, then the load with SOURCE_IMAGE=IMAGE and
+# BUILT, the build's output):
 # builds it from CONTEXT/DOCKERFILE with BUILD_ARGS, or tags the prebuilt SOURCE_IMAGE, as IMAGE;
 # a context is first prepared on the host with PREPARE (one argument a line) unless its stamp file
 # PREPARED_STAMP already holds PREPARED_HASH (the hash of its sources);
@@ -12,6 +14,11 @@
 set -euo pipefail
 PUBLISH_FAILED_MARK="inception-publish-failed:"
 publish() {
+  # A load after its build (BUILT: the build command's output): nothing to load when that failed.
+  if [ -n "${BUILT:-}" ] && [[ "$(tail -n 1 <<<"$BUILT")" == "$PUBLISH_FAILED_MARK"* ]]; then
+    echo "inception: $IMAGE is not loaded: its build failed (its output is the build's)" >&2
+    exit 1
+  fi
   if [ -n "${SOURCE_IMAGE:-}" ]; then
     if ! docker image inspect "$SOURCE_IMAGE" >/dev/null 2>&1; then
       echo "inception: pulling $SOURCE_IMAGE" >&2

@@ -128,12 +128,17 @@ describe("mock infra", () => {
 
   it("loads the locally built image set into kind by default", async () => {
     const run = await runStack("local", {});
-    const loads = run.of("command:local:Command").filter((c) => c.name.startsWith("mock-"));
+    const mocks = run.of("command:local:Command").filter((c) => c.name.startsWith("mock-"));
+    const loads = mocks.filter((c) => c.name.endsWith("-load"));
     const sources = loads.map((c) => (c.inputs.environment as Obj).SOURCE_IMAGE).sort();
     expect(sources).to.deep.equal(
       [KAFKA_IMAGES.local["3.9.2"], MOCK_IMAGES.local.s3, MOCK_IMAGES.local.dataServer].sort(),
     );
     for (const c of loads) expect((c.inputs.environment as Obj).TARGET).to.equal("kind");
+    // Each load after its image is there on the host (tagged, not built: a prebuilt image).
+    expect(
+      mocks.filter((c) => c.name.endsWith("-publish")).map((c) => (c.inputs.environment as Obj).TARGET),
+    ).to.deep.equal(["local", "local", "local"]);
     expect(container(byName(run.of("kubernetes:apps/v1:StatefulSet"), "kafka")!).image).to.equal(
       KAFKA_IMAGES.local["3.9.2"],
     );

@@ -258,9 +258,10 @@ describe("publish: a preview has no side effects", () => {
     const built = new PublishedImage("svc", { name: "svc", context: ctx, target });
     const executorImage = new PublishedImage("executor", { name: "executor", context: executor, target });
     const prebuilt = new PublishedImage("node", { name: "node", image: "inception/node:22", target });
-    // A preview resolves no command output: wait until the three commands are registered.
-    for (let i = 0; i < 10_000 && mocks.commands.length < 3; i++) await new Promise(setImmediate);
-    expect(mocks.commands).to.have.length(3);
+    // A preview resolves no command output: wait until the six commands (a build, then a kind load,
+    // each) are registered.
+    for (let i = 0; i < 10_000 && mocks.commands.length < 6; i++) await new Promise(setImmediate);
+    expect(mocks.commands).to.have.length(6);
     expect([built, executorImage, prebuilt].map((i) => i.contentHash)).to.satisfy((h: string[]) =>
       h.every((x) => /^[0-9a-f]{12}$/.test(x)),
     );
@@ -407,7 +408,7 @@ exit 0
   const FAKE_KIND = `#!/bin/bash
 echo "kind $*" >>"$FAKE/log"
 `;
-  function load(workers: string[]) {
+  function load(workers: string[], extra: Record<string, string> = {}) {
     const fake = tempDir({ log: "", workers: workers.map((w) => `${w}\n`).join("") });
     fs.mkdirSync(path.join(fake, "bin"));
     fs.writeFileSync(path.join(fake, "bin", "docker"), FAKE_DOCKER_PS, { mode: 0o755 });
@@ -420,12 +421,14 @@ echo "kind $*" >>"$FAKE/log"
         SOURCE_IMAGE: "inception/mock-kafka:4.4.0",
         TARGET: "kind",
         CLUSTER: "inception-local",
+        RETRY_FILE: path.join(fake, "retry"),
+        ...extra,
       },
       encoding: "utf8",
     });
     expect(r.status, r.stderr).to.equal(0);
     const log = fs.readFileSync(path.join(fake, "log"), "utf8").trim().split("\n");
-    return { log, stderr: r.stderr };
+    return { log, stderr: r.stderr, stdout: r.stdout };
   }
 
   it("loads only into the worker nodes of a cluster that has them (the control plane is tainted)", () => {
@@ -445,5 +448,15 @@ echo "kind $*" >>"$FAKE/log"
       "kind load docker-image inception/mock-kafka:4.4.0 --name inception-local",
     );
     expect(stderr).to.contain("(every node)");
+  });
+
+  it("loads nothing after a build that failed (as data): the failure is passed on", () => {
+    const { log, stderr, stdout } = load(["w1"], {
+      BUILT: "inception-publish-failed: publishing inception/svc:abc failed (exit 1)",
+      FAILURE_AS_DATA: "1",
+    });
+    expect(log.filter((l) => l.startsWith("kind "))).to.deep.equal([]);
+    expect(stderr).to.contain("is not loaded: its build failed");
+    expect(stdout.trim().split("\n").pop()).to.match(/^inception-publish-failed: /);
   });
 });

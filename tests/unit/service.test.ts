@@ -62,9 +62,13 @@ describe("service under test", () => {
     const { deploymentName, image, of, deployment, pod, container } = await deploy();
     expect(deploymentName).to.equal("executor");
     expect(image).to.match(/^inception\/executor:[0-9a-f]{12}$/);
-    const publish = of("command:local:Command")[0];
-    expect((publish.inputs.environment as Obj).TARGET).to.equal("kind");
-    expect((publish.inputs.environment as Obj).CLUSTER).to.equal("inception");
+    const [build, load] = of("command:local:Command");
+    // Built on the host without waiting for the cluster, then loaded into it.
+    expect(build.name).to.match(/-publish$/);
+    expect((build.inputs.environment as Obj).TARGET).to.equal("local");
+    expect(load.name).to.match(/-load$/);
+    expect((load.inputs.environment as Obj).TARGET).to.equal("kind");
+    expect((load.inputs.environment as Obj).CLUSTER).to.equal("inception");
     expect(deployment.inputs.metadata).to.deep.include({ name: "executor", namespace: "inception-local" });
     expect(deployment.inputs.spec).to.deep.include({ replicas: 1, strategy: { type: "Recreate" } });
     expect(pod.serviceAccountName).to.equal("executor");
@@ -72,6 +76,17 @@ describe("service under test", () => {
     expect(container).to.deep.include({ image, imagePullPolicy: "IfNotPresent" });
     expect(container.readinessProbe).to.deep.include({ httpGet: { path: "/ready", port: 8080 } });
     expect(container.livenessProbe).to.deep.include({ httpGet: { path: "/healthz", port: 8080 } });
+  });
+
+  it("builds without waiting for the kind cluster; loads once it is there, after the build", async () => {
+    const { of } = await deploy();
+    const [build, load] = of("command:local:Command");
+    // The cluster's identity (here "id-1"; the kind command's id) is what makes a command wait for it.
+    const waitsForCluster = (c: typeof build) => JSON.stringify(c.inputs).includes("id-1");
+    expect(waitsForCluster(build), "the build").to.equal(false);
+    expect(waitsForCluster(load), "the load").to.equal(true);
+    // The load is handed the build's output: a build that failed is not loaded.
+    expect((load.inputs.environment as Obj).BUILT).to.equal("published"); // this mock's build output
   });
 
   it("binds a Role with the executor's rules to its ServiceAccount", async () => {

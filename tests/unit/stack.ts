@@ -82,12 +82,14 @@ class RecordingMocks implements pulumi.runtime.Mocks {
     if (args.type === "command:local:Command") {
       // The kind command prints the kubeconfig, the suite hook a results line, publishing the image.
       const env = args.inputs.environment as Record<string, string> | undefined;
+      // A kind load (`-load`) after a failed build fails too, as scripts/publish-image.sh does.
       const failed = failingPublishes.get(args.name);
+      const buildFailed = args.name.endsWith("-load") && (env?.BUILT ?? "").startsWith(PUBLISH_FAILED_MARK);
       state.stdout = args.name.endsWith("-hook")
         ? hookOutput.line()
-        : failed !== undefined && env?.FAILURE_AS_DATA === "1"
+        : (failed !== undefined || buildFailed) && env?.FAILURE_AS_DATA === "1"
           ? `${PUBLISH_FAILED_MARK} publishing ${env.IMAGE} failed (exit 1)\n`
-          : args.name.endsWith("-publish")
+          : args.name.endsWith("-publish") || args.name.endsWith("-load")
             ? `${env?.IMAGE}\n`
             : FAKE_KUBECONFIG;
       state.stderr = failed ?? "";
