@@ -23,7 +23,8 @@
  * provider when its DiffConfig says "replace" but keeps it registered (pulumi/pkg
  * resource/deploy/providers/registry.go, Diff), so a Delete sent to the old objects fails with
  * "grpc: the client connection is closing", and the recreating update with it. A stack whose
- * state predates deletedWith needs one healthy `up` (or `npm run down`) before this holds.
+ * state predates deletedWith needs `npm run down` once (its first `up` after the upgrade recreates
+ * the cluster anyway: the default node image became the preloaded one).
  *
  * The trigger must change ONLY then. A value derived from what the probe saw ("healthy" vs
  * "gone") would change again on the next healthy run and replace a good cluster every second

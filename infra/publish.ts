@@ -211,14 +211,12 @@ export class PublishedImage extends pulumi.ComponentResource {
         {
           create: script,
           dir: PROJECT_ROOT,
+          // The build's settings too: an image gone from the local Docker since its build (pruned)
+          // is built again before a recreated cluster gets it.
           environment: {
-            IMAGE: image,
-            SOURCE_IMAGE: image,
-            TARGET: "kind",
-            CLUSTER: t.clusterName,
+            ...environment,
             // Its build's last line: a build that failed (as data) is not loaded.
             BUILT: publish.stdout,
-            ...(retry !== undefined ? { FAILURE_AS_DATA: "1", RETRY_FILE: retry } : {}),
           },
           // Loaded again when the content changes or the kind cluster was recreated.
           triggers: [this.contentHash, image, t.clusterIdentity, ...retryToken],

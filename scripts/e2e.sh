@@ -9,7 +9,7 @@
 # (Kafka listener, S3 port, CRD object, Kafka pod kill), the S3 gateway's pod killed with no
 # acknowledged object lost, the suite Job past its deadline (a suite that only waits,
 # tests/fixtures/hold-suite: the deadline ends it on any cluster), rerun "always", and the host
-# runner. npm test runs --full (then e2e-example.sh and e2e-devo.sh).
+# runner. npm test runs --full (then e2e-example.sh, e2e-devo.sh and e2e-faults.sh).
 # Each check is a step (scripts/lib.sh e2e_step): a failed step is named and the independent
 # steps after it still run; only a failed first up stops the run (every step stands on it).
 # Always tears down, even on failure. Needs the toolchain (npm run toolchain).

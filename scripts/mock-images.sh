@@ -128,9 +128,11 @@ else
   tarball="$work/preload.tar"
   container="inception-preload-$$"
   say "   saving ${#tags[@]} mock infra images and $NODE_TAG"
-  docker save -o "$tarball.tmp" "${tags[@]}" "$NODE_TAG" && mv "$tarball.tmp" "$tarball"
+  rm -rf "$tarball" "$tarball.tmp"
+  docker save -o "$tarball.tmp" "${tags[@]}" "$NODE_TAG"
+  mv "$tarball.tmp" "$tarball"
   docker rm -f "$container" >/dev/null 2>&1 || true
-  if ! docker run --name "$container" -v "$tarball:/preload.tar:ro" \
+  if ! docker run --name "$container" --mount "type=bind,src=$tarball,dst=/preload.tar,readonly" \
     --entrypoint /usr/local/bin/inception-import-images "$NODE_IMAGE" /preload.tar >"$work/preload.log" 2>&1; then
     tail -n 30 "$work/preload.log" >&2
     docker rm -f "$container" >/dev/null 2>&1 || true

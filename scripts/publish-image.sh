@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Publishes one image for the stack (run by PublishedImage, infra/publish.ts, as a command resource;
-# for a kind cluster twice: the build with TARGET=local, then the load with SOURCE_IMAGE=IMAGE and
-# BUILT, the build's output):
+# for a kind cluster twice: the build with TARGET=local, then the load with BUILT, the build's
+# output, which builds again only if the image left the local Docker since, e.g. pruned):
 # builds it from CONTEXT/DOCKERFILE with BUILD_ARGS, or tags the prebuilt SOURCE_IMAGE, as IMAGE;
 # a context is first prepared on the host with PREPARE (one argument a line) unless its stamp file
 # PREPARED_STAMP already holds PREPARED_HASH (the hash of its sources);
@@ -19,7 +19,9 @@ publish() {
     echo "inception: $IMAGE is not loaded: its build failed (its output is the build's)" >&2
     exit 1
   fi
-  if [ -n "${SOURCE_IMAGE:-}" ]; then
+  if [ -n "${BUILT:-}" ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    : # built by the build command: only the load is left
+  elif [ -n "${SOURCE_IMAGE:-}" ]; then
     if ! docker image inspect "$SOURCE_IMAGE" >/dev/null 2>&1; then
       echo "inception: pulling $SOURCE_IMAGE" >&2
       docker pull "$SOURCE_IMAGE" >&2 || { echo "inception: $SOURCE_IMAGE is neither present nor pullable (on an air-gapped host, build it with npm run toolchain)" >&2; exit 1; }

@@ -4,7 +4,8 @@
 #   unit       mocha + pulumi mocks, and the toolchain's own Go tools (go test)
 #   component  the harness against a real Kafka broker on this host (Maven Central jars, Java)
 #   e2e        the real stack — only when the toolchain cache is complete: scripts/e2e.sh --full
-#              (local), scripts/e2e-example.sh (the fetcher example), scripts/e2e-devo.sh (devo)
+#              (local), scripts/e2e-example.sh (the fetcher example), scripts/e2e-devo.sh (devo),
+#              scripts/e2e-faults.sh (Step 11's faults)
 set -uo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"

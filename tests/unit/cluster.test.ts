@@ -293,3 +293,33 @@ describe("the objects of a kind cluster go with it (deletedWithCluster)", () => 
     expect(transform(args("pulumi:providers:kubernetes", true))).to.equal(undefined);
   });
 });
+
+describe("every object of the stack takes the cluster's objectOptions (infra/index.ts)", () => {
+  // Pulumi's mocks apply no transforms, so the program under mocks cannot show deletedWith; what
+  // can fail here is the wiring: a resource declared with the provider alone would miss it.
+  it("passes ...cluster.objectOptions to every resource it declares after the cluster", () => {
+    const text = fs.readFileSync(path.resolve(__dirname, "../../infra/index.ts"), "utf8");
+    const calls: { name: string; args: string }[] = [];
+    for (const m of text.matchAll(/new ([\w.]+)\(/g)) {
+      // The call's text up to its closing parenthesis.
+      let depth = 0;
+      let end = m.index + m[0].length - 1;
+      for (; end < text.length; end++) {
+        if (text[end] === "(") depth++;
+        else if (text[end] === ")" && --depth === 0) break;
+      }
+      calls.push({ name: m[1], args: text.slice(m.index, end + 1) });
+    }
+    const objects = calls.filter(
+      (c) => !["KindCluster", "ExistingCluster", "pulumi.Config", "Set"].includes(c.name),
+    );
+    expect(objects.map((c) => c.name)).to.include.members([
+      "k8s.core.v1.Namespace",
+      "MockInfra",
+      "ServiceUnderTest",
+      "SuiteRun",
+    ]);
+    for (const c of objects) expect(c.args, c.name).to.contain("...cluster.objectOptions");
+    expect(text).to.not.contain("provider: cluster.provider");
+  });
+});

@@ -403,13 +403,14 @@ describe("publish: a kind load goes to the nodes pods run on (scripts/publish-im
   const FAKE_DOCKER_PS = `#!/bin/bash
 echo "docker $*" >>"$FAKE/log"
 if [ "$1" = ps ]; then cat "$FAKE/workers"; fi
+if [ "$1 $2" = "image inspect" ] && [ -f "$FAKE/absent" ]; then exit 1; fi
 exit 0
 `;
   const FAKE_KIND = `#!/bin/bash
 echo "kind $*" >>"$FAKE/log"
 `;
-  function load(workers: string[], extra: Record<string, string> = {}) {
-    const fake = tempDir({ log: "", workers: workers.map((w) => `${w}\n`).join("") });
+  function load(workers: string[], extra: Record<string, string> = {}, files: Record<string, string> = {}) {
+    const fake = tempDir({ log: "", workers: workers.map((w) => `${w}\n`).join(""), ...files });
     fs.mkdirSync(path.join(fake, "bin"));
     fs.writeFileSync(path.join(fake, "bin", "docker"), FAKE_DOCKER_PS, { mode: 0o755 });
     fs.writeFileSync(path.join(fake, "bin", "kind"), FAKE_KIND, { mode: 0o755 });
@@ -458,5 +459,29 @@ echo "kind $*" >>"$FAKE/log"
     expect(log.filter((l) => l.startsWith("kind "))).to.deep.equal([]);
     expect(stderr).to.contain("is not loaded: its build failed");
     expect(stdout.trim().split("\n").pop()).to.match(/^inception-publish-failed: /);
+  });
+
+  it("a load after a good build loads the image it finds; one gone from docker since (pruned) is built again", () => {
+    const built = {
+      BUILT: "inception/svc:abc\n",
+      IMAGE: "inception/svc:abc",
+      SOURCE_IMAGE: "",
+      CONTEXT: "/ctx",
+      DOCKERFILE: "Dockerfile",
+      BUILD_ARGS: "",
+    };
+    const present = load(["w1"], built);
+    expect(present.log.filter((l) => l.startsWith("docker build"))).to.deep.equal([]);
+    expect(present.log[present.log.length - 1]).to.equal(
+      "kind load docker-image inception/svc:abc --name inception-local --nodes w1",
+    );
+    const gone = load(["w1"], built, { absent: "" });
+    expect(gone.log.filter((l) => l.startsWith("docker build"))).to.deep.equal([
+      "docker build -t inception/svc:abc -f /ctx/Dockerfile /ctx",
+    ]);
+    expect(gone.log.filter((l) => l.startsWith("docker pull"))).to.deep.equal([]);
+    expect(gone.log[gone.log.length - 1]).to.equal(
+      "kind load docker-image inception/svc:abc --name inception-local --nodes w1",
+    );
   });
 });
