@@ -29,6 +29,9 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$INCEPTION_ROOT/.inception/state}"
+# The program is compiled without a type check on every up (3.4 s instead of 7.3 s per preview
+# here): `npm run lint` type-checks it (tsc --noEmit, strict), in CI too.
+export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
 # The local stage's secrets are not secret from the user running it; other stages must set
 # PULUMI_CONFIG_PASSPHRASE themselves (scripts refuse devo/prod without it).
 export INCEPTION_LOCAL_PASSPHRASE="inception-local"
