@@ -26,12 +26,7 @@ cp "$edited" "$work/edited.orig"
 
 select_stack "$stack" local
 pulumi config set --stack "$stack" inception:stage local
-for key in inception:suite inception:services inception:mockInfra inception:cluster; do
-  pulumi config rm --stack "$stack" "$key" >/dev/null 2>&1 || true
-done
-pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
-pulumi config set --stack "$stack" --path inception:mockInfra.kafka.hostPort 19092
-pulumi config set --stack "$stack" --path inception:mockInfra.s3.hostPort 17070
+local_stack_defaults "$stack" "$cluster" 19092 17070
 
 restore() { cp "$work/edited.orig" "$edited"; }
 finish() {

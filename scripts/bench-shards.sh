@@ -23,13 +23,7 @@ echo '{"pass":false,"problems":["the bench stopped before its acceptance step (s
 
 select_stack "$stack" local
 pulumi config set --stack "$stack" inception:stage local
-# Start from the defaults: an interrupted earlier run may have left its settings in the stack.
-for key in inception:suite inception:services inception:mockInfra inception:cluster; do
-  pulumi config rm --stack "$stack" "$key" >/dev/null 2>&1 || true
-done
-pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
-pulumi config set --stack "$stack" --path inception:mockInfra.kafka.hostPort 19092
-pulumi config set --stack "$stack" --path inception:mockInfra.s3.hostPort 17070
+local_stack_defaults "$stack" "$cluster" 19092 17070
 pulumi config set --stack "$stack" --path inception:suite.dir tests/fixtures/shard-suite
 
 trap 'e2e_local_teardown bench:shards "$stack" "$cluster" "$work" "$result"' EXIT

@@ -36,13 +36,7 @@ pulumi config set --stack "$stack" inception:stage local
 
 # The stack's own settings; every fault starts from them (a failed fault leaves its own behind).
 base_settings() {
-  local key
-  for key in inception:suite inception:services inception:mockInfra inception:cluster; do
-    pulumi config rm --stack "$stack" "$key" >/dev/null 2>&1 || true
-  done
-  pulumi config set --stack "$stack" --path inception:cluster.name "$cluster"
-  pulumi config set --stack "$stack" --path inception:mockInfra.kafka.hostPort 29092
-  pulumi config set --stack "$stack" --path inception:mockInfra.s3.hostPort 27070
+  local_stack_defaults "$stack" "$cluster" 29092 27070
   # Every run folder stays for inspection; one quick test of the executor suite where the fault
   # is not about the suite.
   pulumi config set --stack "$stack" --path inception:suite.keepRuns 40

@@ -177,6 +177,19 @@ select_stack() {
   pulumi stack select --create --stack "$stack" >/dev/null
 }
 
+# local_stack_defaults STACK CLUSTER KAFKA_PORT S3_PORT: a throw-away local stack back at the
+# defaults (an interrupted earlier run may have left its settings), on a kind cluster and host
+# ports of its own, so that it never touches the `local` stack, its cluster or its ports.
+local_stack_defaults() {
+  local stack=$1 key
+  for key in inception:suite inception:services inception:mockInfra inception:cluster; do
+    pulumi config rm --stack "$stack" "$key" >/dev/null 2>&1 || true
+  done
+  pulumi config set --stack "$stack" --path inception:cluster.name "$2"
+  pulumi config set --stack "$stack" --path inception:mockInfra.kafka.hostPort "$3"
+  pulumi config set --stack "$stack" --path inception:mockInfra.s3.hostPort "$4"
+}
+
 # e2e_local_teardown NAME STACK CLUSTER WORK [LAST_LINE] — the EXIT trap of the local e2e scripts:
 # `down` of the throw-away stack, a failure if its kind cluster survived it, then
 # "NAME: PASSED/FAILED" and exit with the run's verdict (the status the script was exiting with,
