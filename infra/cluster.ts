@@ -16,7 +16,8 @@
  * and with it Pulumi replaces every object the provider manages: the old ones go with the old
  * cluster (every Kubernetes object is `deletedWith` the create command: deleting a kind cluster
  * deletes what is in it, so no Delete request is sent for them), the new ones are created in the
- * new cluster; the image loads follow the command's id, the suite hook its kubeconfig. That is
+ * new cluster; the suite hook follows its kubeconfig (images are in the image cache, which
+ * outlives the cluster: infra/imagecache.ts). That is
  * the program's own equivalent of `up --refresh`, and needs none.
  *
  * deletedWith is more than speed (no per-object delete on `down`): the engine closes the old
@@ -38,7 +39,7 @@
  * test clusters, to be recreated), every pod restarts anyway, and the mock infra's data
  * and the suite's Jobs would come back in whatever state the stop caught them; a fresh cluster
  * is the only state a run can vouch for, as for a cluster the state does not know (below). It
- * costs one cluster creation and image loads (about 2 minutes here), once. A cluster Docker
+ * costs one cluster creation (about a minute and a half here, with the pulls), once. A cluster Docker
  * brought back by itself whose API server answers is kept.
  */
 import * as crypto from "crypto";
@@ -57,8 +58,6 @@ export interface Cluster {
   readonly kubeconfig: pulumi.Output<string>;
   /** Context of `kubeconfig` the stack uses. */
   readonly context: pulumi.Output<string>;
-  /** Changes whenever the cluster is recreated; image loads key on it. */
-  readonly identity: pulumi.Output<string>;
   /** The kind cluster name on local, undefined on an existing cluster. */
   readonly kindName: string | undefined;
   /**
@@ -79,8 +78,11 @@ export function deletedWithCluster(cluster: pulumi.Resource): pulumi.ResourceTra
       : undefined;
 }
 
-/** Renders the kind config. JSON is YAML, so kind reads it as is. */
-export function renderKindConfig(c: KindClusterConfig): string {
+/**
+ * Renders the kind config, with `containerdConfigPatches` (TOML, e.g. the image cache's mirror)
+ * when given. JSON is YAML, so kind reads it as is.
+ */
+export function renderKindConfig(c: KindClusterConfig, containerdConfigPatches: string[] = []): string {
   const controlPlane: Record<string, unknown> = { role: "control-plane" };
   if (Object.keys(c.controlPlaneLabels).length > 0) controlPlane.labels = c.controlPlaneLabels;
   if (c.portMappings.length > 0) {
@@ -96,7 +98,12 @@ export function renderKindConfig(c: KindClusterConfig): string {
     const l = c.workerLabels[i] ?? {};
     return Object.keys(l).length > 0 ? { role: "worker", labels: l } : { role: "worker" };
   });
-  const doc = { kind: "Cluster", apiVersion: "kind.x-k8s.io/v1alpha4", nodes: [controlPlane, ...workers] };
+  const doc = {
+    kind: "Cluster",
+    apiVersion: "kind.x-k8s.io/v1alpha4",
+    nodes: [controlPlane, ...workers],
+    ...(containerdConfigPatches.length > 0 ? { containerdConfigPatches } : {}),
+  };
   return JSON.stringify(doc, null, 2) + "\n";
 }
 
@@ -128,6 +135,8 @@ fi
 export interface KindClusterArgs {
   /** The validated cluster section of the stack config (no defaults here: config.ts applies them). */
   config: KindClusterConfig;
+  /** containerd config patches of every node (TOML), e.g. the image cache's mirror. Defaults to none. */
+  containerdConfigPatches?: string[];
   /**
    * What the preflight found of the cluster before this update. Undefined in a preview (nothing is
    * probed there): the cluster is then kept as the state has it.
@@ -275,7 +284,6 @@ export class KindCluster extends pulumi.ComponentResource implements Cluster {
   readonly provider: k8s.Provider;
   readonly kubeconfig: pulumi.Output<string>;
   readonly context: pulumi.Output<string>;
-  readonly identity: pulumi.Output<string>;
   readonly kindName: string;
   readonly objectOptions: pulumi.ComponentResourceOptions;
   /** The kind config the cluster was created from. */
@@ -285,7 +293,7 @@ export class KindCluster extends pulumi.ComponentResource implements Cluster {
     super("inception:cluster:KindCluster", name, {}, opts);
     const c = args.config;
     this.kindName = c.name;
-    this.kindConfig = renderKindConfig(c);
+    this.kindConfig = renderKindConfig(c, args.containerdConfigPatches);
     const environment: Record<string, string> = {
       CLUSTER: c.name,
       KIND_CONFIG: this.kindConfig,
@@ -324,7 +332,6 @@ export class KindCluster extends pulumi.ComponentResource implements Cluster {
 
     this.kubeconfig = pulumi.secret(create.stdout);
     this.context = pulumi.output(`kind-${c.name}`);
-    this.identity = create.id;
     this.provider = new k8s.Provider(
       `${name}-k8s`,
       {
@@ -350,7 +357,6 @@ export class ExistingCluster extends pulumi.ComponentResource implements Cluster
   readonly provider: k8s.Provider;
   readonly kubeconfig: pulumi.Output<string>;
   readonly context: pulumi.Output<string>;
-  readonly identity: pulumi.Output<string>;
   readonly kindName = undefined;
   readonly objectOptions: pulumi.ComponentResourceOptions;
 
@@ -360,7 +366,6 @@ export class ExistingCluster extends pulumi.ComponentResource implements Cluster
     // Only what the stack uses goes to the state: not the user's other clusters' credentials.
     this.kubeconfig = pulumi.secret(reduceKubeconfig(fs.readFileSync(c.kubeconfigPath, "utf8"), c.context));
     this.context = pulumi.output(c.context);
-    this.identity = pulumi.output(c.context);
     this.provider = new k8s.Provider(
       `${name}-k8s`,
       { kubeconfig: this.kubeconfig, context: c.context },

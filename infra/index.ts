@@ -10,6 +10,7 @@ import * as path from "path";
 import { PROFILES, configFromPulumi, mockPortMappings } from "./config";
 import { Cluster, ExistingCluster, KindCluster, hash } from "./cluster";
 import { hostEnvironment } from "./contract";
+import { imageCacheContainerdPatch, imageCacheRegistry } from "./imagecache";
 import { MockInfra, servicesAffinity } from "./mock";
 import { OWNER_LABEL, ownerLabelValue } from "./ownership";
 import { preflight } from "./preflight";
@@ -67,6 +68,8 @@ export = async () => {
               })),
             ],
           },
+          // Its nodes pull the stack's images from the image cache on this machine.
+          containerdConfigPatches: [imageCacheContainerdPatch(config.images.cachePort)],
           // Gone, stopped or silent since the last update: recreated (see infra/cluster.ts).
           health: world.kindCluster,
         })
@@ -87,10 +90,16 @@ export = async () => {
     { ...cluster.objectOptions },
   );
 
-  // Local: images are loaded into the kind cluster; elsewhere pushed to the stack's registry.
+  // Local: images are pushed to the image cache on this machine (infra/imagecache.ts), which
+  // outlives the cluster; elsewhere to the stack's registry.
   const publishTo: PublishTarget =
     cluster.kindName !== undefined
-      ? { type: "kind", clusterName: cluster.kindName, clusterIdentity: cluster.identity }
+      ? {
+          type: "registry",
+          registry: imageCacheRegistry(config.images.cachePort),
+          // Not asked in a preview (null): the state's generation is kept.
+          generation: world.imageCache?.generation ?? null,
+        }
       : {
           type: "registry",
           registry: config.images.registry ?? "",
@@ -162,7 +171,8 @@ export = async () => {
               target: publishTo,
               prefix: config.images.prefix,
             },
-            { ...cluster.objectOptions },
+            // Not an object of the cluster: built and pushed while kind creates it (the cluster's
+            // provider would make it wait, see ServiceUnderTest).
           )
         : undefined;
     // "always": a new run per `up`; "onChange": the run id follows the suite's inputs.
@@ -189,7 +199,7 @@ export = async () => {
               prefix: config.images.prefix,
               failureAsData: true,
             },
-            { ...cluster.objectOptions },
+            // Not an object of the cluster, like the suite image.
           )
         : undefined;
     // What the run needs and could not get: the run says so (could-not-start) instead of the

@@ -15,6 +15,7 @@ import { KindClusterHealth, probeKindCluster } from "./cluster";
 import { ConfigError } from "./config";
 import type { StageConfig } from "./config";
 import { Problems, show } from "./config/errors";
+import { IMAGE_CACHE_NAME, ensureImageCache } from "./imagecache";
 import { CrdDocument, readCrd } from "./mock/crds";
 import { namespaceLabels, ownerLabelValue, ownershipProblem } from "./ownership";
 
@@ -26,6 +27,11 @@ export interface World {
   suitePaths: { dir: string; extraFiles: string[]; dockerfile: string | undefined };
   /** What became of the stack's kind cluster; undefined in a preview and on an existing cluster. */
   kindCluster?: KindClusterHealth;
+  /**
+   * The local stage's image cache, started when it did not run: its generation (infra/imagecache.ts).
+   * Undefined in a preview and on an existing cluster.
+   */
+  imageCache?: { generation: string };
 }
 
 export interface PreflightOptions {
@@ -119,9 +125,28 @@ export async function preflight(config: StageConfig, opts: PreflightOptions = {}
       });
     } else kindCluster = { ...probe, state: probe.state };
   }
+  let imageCache: { generation: string } | undefined;
+  if (kindCluster !== undefined) {
+    const port = config.images.cachePort;
+    const cache = await ensureImageCache(port, root);
+    if ("problem" in cache) {
+      p.other(
+        ["images", "cachePort"],
+        `is ${port}, where the image cache could not start: ${cache.problem}`,
+        {
+          command: `INCEPTION_REGISTRY_NAME=${IMAGE_CACHE_NAME} INCEPTION_REGISTRY_PORT=${port} scripts/registry.sh start  # or another free port`,
+        },
+      );
+    } else imageCache = cache;
+  }
 
   if (!p.empty) throw new ConfigError(p.list, "stack config failed its preflight checks");
-  return { crds, suitePaths: { dir, extraFiles, dockerfile }, ...(kindCluster ? { kindCluster } : {}) };
+  return {
+    crds,
+    suitePaths: { dir, extraFiles, dockerfile },
+    ...(kindCluster ? { kindCluster } : {}),
+    ...(imageCache ? { imageCache } : {}),
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Builds an image from a directory of the repo and makes it available to the cluster: on local
- * `kind load docker-image` (BAI's LOCAL_PUBLISH), elsewhere `docker push` to the registry.
+ * Builds an image from a directory of the repo and pushes it to a registry the cluster pulls from:
+ * on local the image cache on this machine (infra/imagecache.ts), elsewhere the stack's registry.
  * The tag is a hash of the build context, so an unchanged image is never published again.
  *
  * Nothing here touches the world while the program runs: the tag is computed by reading files, and
@@ -19,12 +19,17 @@ import { PREPARED_STAMP, PREPARE_OUTPUTS, defaultPrepare, sourcesHash } from "./
 
 /** Where a published image goes. */
 export type PublishTarget =
-  | { type: "kind"; clusterName: string; clusterIdentity: pulumi.Input<string> }
   | {
       type: "registry";
       registry: string;
       /** Pushes log in with these (the password a Pulumi secret); none: the host's docker login. */
       credentials?: { username: string; password: pulumi.Input<string> };
+      /**
+       * The registry's generation (the image cache's data volume): a new one, a registry emptied
+       * since, gets every image again. null: not known (a preview: the state's value is kept).
+       * Defaults to none (a registry the stack does not manage).
+       */
+      generation?: string | null;
     }
   // Built into the local docker only: a base other images are built FROM.
   | { type: "local" };
@@ -35,8 +40,8 @@ export interface PublishedImageArgs {
   /** Build context directory (absolute, or relative to the working directory). Give this or `image`. */
   context?: string;
   /**
-   * A prebuilt image to publish instead of building one (pulled first when absent). Loaded into kind
-   * under its own name; pushed as `<registry>/<prefix>/<name>:<its tag>`. Defaults to none.
+   * A prebuilt image to publish instead of building one (pulled first when absent), pushed as
+   * `<registry>/<prefix>/<name>:<its tag>`. Defaults to none.
    */
   image?: string;
   /**
@@ -108,13 +113,35 @@ export function publishFailure(stdout: string, stderr: string): string | undefin
  * stack's failed publish of the same image must not make this one publish again.
  */
 export function retryFile(image: string, target: PublishTarget, stack: string = pulumi.getStack()): string {
-  const where =
-    target.type === "kind" ? target.clusterName : target.type === "registry" ? target.registry : "";
+  const where = target.type === "registry" ? target.registry : "";
   const key = crypto
     .createHash("sha256")
     .update(`${stack}\n${image}\n${target.type}\n${where}`)
     .digest("hex");
   return path.join(PROJECT_ROOT, ".inception", "publish-retry", key.slice(0, 16));
+}
+
+/**
+ * A publish command's triggers: it publishes again when the content changes, the registry is
+ * another or was emptied (its generation), or a failure as data asks for it (`retryToken`). A
+ * generation not asked (null, a preview) keeps the state's (ignoreChanges).
+ */
+export function publishTriggers(
+  contentHash: string,
+  image: string,
+  t: PublishTarget,
+  retryToken: string[],
+): { triggers: string[]; ignoreChanges: string[] } {
+  if (t.type !== "registry" || t.generation === undefined) {
+    return {
+      triggers: [contentHash, image, t.type === "registry" ? t.registry : "local", ...retryToken],
+      ignoreChanges: [],
+    };
+  }
+  return {
+    triggers: [contentHash, image, t.registry, t.generation ?? "not asked", ...retryToken],
+    ignoreChanges: t.generation === null ? ["triggers[3]"] : [],
+  };
 }
 
 /** scripts/publish-image.sh: what each publish command runs (its text, for the script tests). */
@@ -177,7 +204,6 @@ export class PublishedImage extends pulumi.ComponentResource {
       PREPARED_HASH: prepare.length > 0 ? sourcesHash(context, prepare) : "",
       PREPARED_STAMP,
       TARGET: t.type,
-      CLUSTER: t.type === "kind" ? t.clusterName : "",
       REGISTRY_USERNAME: t.type === "registry" ? (t.credentials?.username ?? "") : "",
       REGISTRY_PASSWORD:
         t.type === "registry" && t.credentials !== undefined ? pulumi.secret(t.credentials.password) : "",
@@ -191,52 +217,20 @@ export class PublishedImage extends pulumi.ComponentResource {
     const retryToken =
       retry !== undefined ? [fs.existsSync(retry) ? fs.readFileSync(retry, "utf8").trim() : ""] : [];
     const script = `exec /bin/bash ${JSON.stringify(path.relative(PROJECT_ROOT, PUBLISH_SCRIPT_FILE))}`;
-    // Into a kind cluster: built (or tagged) on the host first, by a command that does not wait for
-    // the cluster, so that the build runs while kind creates it; then loaded once both are there.
-    const publish = new command.local.Command(
+    const { triggers, ignoreChanges } = publishTriggers(this.contentHash, image, t, retryToken);
+    const published = new command.local.Command(
       `${name}-publish`,
-      {
-        create: script,
-        dir: PROJECT_ROOT,
-        environment: t.type === "kind" ? { ...environment, TARGET: "local", CLUSTER: "" } : environment,
-        // Publish again only when the content changes (or, pushed, the registry is another).
-        triggers: [this.contentHash, image, t.type === "registry" ? t.registry : "local", ...retryToken],
-      },
-      { parent: this },
+      { create: script, dir: PROJECT_ROOT, environment, triggers },
+      { parent: this, ignoreChanges },
     );
-    let published: command.local.Command = publish;
-    if (t.type === "kind") {
-      published = new command.local.Command(
-        `${name}-load`,
-        {
-          create: script,
-          dir: PROJECT_ROOT,
-          // The build's settings too: an image gone from the local Docker since its build (pruned)
-          // is built again before a recreated cluster gets it.
-          environment: {
-            ...environment,
-            // Its build's last line: a build that failed (as data) is not loaded.
-            BUILT: publish.stdout,
-          },
-          // Loaded again when the content changes or the kind cluster was recreated.
-          triggers: [this.contentHash, image, t.clusterIdentity, ...retryToken],
-        },
-        { parent: this },
-      );
-    }
     this.ref = published.stdout.apply(() => image);
     this.failure =
       retry === undefined
         ? pulumi.output(undefined)
-        : pulumi
-            .all([publish.stdout, publish.stderr, published.stdout, published.stderr])
-            .apply(([out, errs, loadOut, loadErrs]) => {
-              // The first cause: the build's, else the load's.
-              const log =
-                publishFailure(out, errs) ??
-                (published === publish ? undefined : publishFailure(loadOut, loadErrs));
-              return log === undefined ? undefined : { image, log };
-            });
+        : pulumi.all([published.stdout, published.stderr]).apply(([out, errs]) => {
+            const log = publishFailure(out, errs);
+            return log === undefined ? undefined : { image, log };
+          });
     this.registerOutputs({ ref: this.ref, failure: this.failure });
   }
 }

@@ -25,7 +25,7 @@ export const DEFAULT_SERVICE_CONTEXT = "services/executor";
 export interface ServiceUnderTestArgs {
   /** Namespace of everything the component creates (already created by the caller). Defaults to none (required). */
   namespace: pulumi.Input<string>;
-  /** Where the image goes (kind load or a registry push). Defaults to none (required). */
+  /** The registry the image is pushed to (on local the image cache). Defaults to none (required). */
   publishTo: PublishTarget;
   /** Name of the Deployment, ServiceAccount, Role and image (`<prefix>/<name>`). Defaults to "executor". */
   name?: string;
@@ -104,6 +104,9 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
     };
 
     const failureAsData = args.imageFailureAsData ?? false;
+    // The component's sibling, not its child: a child is registered after its parent, which waits
+    // for its provider (the cluster's) and its dependsOn, and the image is built and pushed while
+    // kind creates the cluster.
     const image = new PublishedImage(
       `${name}-image`,
       args.image !== undefined
@@ -116,7 +119,7 @@ export class ServiceUnderTest extends pulumi.ComponentResource {
             prefix: args.imagePrefix,
             failureAsData,
           },
-      child,
+      { parent: opts?.parent },
     );
 
     const sa = new k8s.core.v1.ServiceAccount(

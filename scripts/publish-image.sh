@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Publishes one image for the stack (run by PublishedImage, infra/publish.ts, as a command resource;
-# for a kind cluster twice: the build with TARGET=local, then the load with BUILT, the build's
-# output, which builds again only if the image left the local Docker since, e.g. pruned):
+# Publishes one image for the stack (run by PublishedImage, infra/publish.ts, as a command resource):
 # builds it from CONTEXT/DOCKERFILE with BUILD_ARGS, or tags the prebuilt SOURCE_IMAGE, as IMAGE;
 # a context is first prepared on the host with PREPARE (one argument a line) unless its stamp file
 # PREPARED_STAMP already holds PREPARED_HASH (the hash of its sources);
-# then TARGET=kind: kind load into CLUSTER; registry: docker push (logging in with REGISTRY_USERNAME/
-# REGISTRY_PASSWORD into a throw-away docker config when given); local: nothing more. Prints IMAGE.
+# then TARGET=registry: docker push (logging in with REGISTRY_USERNAME/REGISTRY_PASSWORD into a
+# throw-away docker config when given; on local the registry is the image cache, infra/imagecache.ts);
+# local: nothing more. Prints IMAGE.
 # With FAILURE_AS_DATA=1 a failure does not fail the command: it writes a fresh token to RETRY_FILE
 # (the image's next publish is then due, see infra/publish.ts) and prints PUBLISH_FAILED_MARK as its
 # last line on stdout, exit 0; its reasons are on stderr, as always.
@@ -14,14 +13,7 @@
 set -euo pipefail
 PUBLISH_FAILED_MARK="inception-publish-failed:"
 publish() {
-  # A load after its build (BUILT: the build command's output): nothing to load when that failed.
-  if [ -n "${BUILT:-}" ] && [[ "$(tail -n 1 <<<"$BUILT")" == "$PUBLISH_FAILED_MARK"* ]]; then
-    echo "inception: $IMAGE is not loaded: its build failed (its output is the build's)" >&2
-    exit 1
-  fi
-  if [ -n "${BUILT:-}" ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
-    : # built by the build command: only the load is left
-  elif [ -n "${SOURCE_IMAGE:-}" ]; then
+  if [ -n "${SOURCE_IMAGE:-}" ]; then
     if ! docker image inspect "$SOURCE_IMAGE" >/dev/null 2>&1; then
       echo "inception: pulling $SOURCE_IMAGE" >&2
       docker pull "$SOURCE_IMAGE" >&2 || { echo "inception: $SOURCE_IMAGE is neither present nor pullable (on an air-gapped host, build it with npm run toolchain)" >&2; exit 1; }
@@ -53,13 +45,6 @@ publish() {
   fi
   if [ "$TARGET" = local ]; then
     :
-  elif [ "$TARGET" = kind ]; then
-    # Only where pods can run: a kind cluster with workers keeps its control plane tainted, and an
-    # image imported there too costs a third more of the load (2 workers) for nothing.
-    workers=$(docker ps --filter "label=io.x-k8s.kind.cluster=$CLUSTER" --filter "label=io.x-k8s.kind.role=worker" \
-      --format '{{.Names}}' | sort | paste -sd, -)
-    echo "inception: loading $IMAGE into kind cluster $CLUSTER (${workers:-every node})" >&2
-    kind load docker-image "$IMAGE" --name "$CLUSTER" ${workers:+--nodes "$workers"} >&2
   else
     registry_host=${IMAGE%%/*}
     # Turns docker's last words into what the user needs to know (exit 1).

@@ -8,9 +8,12 @@
 #   scripts/registry.sh start [--auth USER:PASSWORD]   start (idempotent); --auth: htpasswd basic auth
 #   scripts/registry.sh stop                          remove the container and its data volume
 #   scripts/registry.sh status                        running?, endpoints, auth
+#   scripts/registry.sh identity                      its data volume's generation (a new one once removed)
 #   scripts/registry.sh --print-containerd-patch      kind containerdConfigPatches entry (TOML)
 #
 # INCEPTION_REGISTRY_AUTH=USER:PASSWORD works like --auth and keeps the password out of `ps`.
+# INCEPTION_REGISTRY_NAME and INCEPTION_REGISTRY_PORT choose another instance: the local stage's
+# image cache (infra/imagecache.ts) is one, beside the devo stage's, and outlives kind clusters.
 set -euo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
@@ -19,12 +22,13 @@ export DOCKER_BUILDKIT=0 # the engine here (20.10) has no buildx
 DEB_VERSION="2.8.2+ds1-1" # pinned: the image tag and the cache both name it
 IMAGE="inception/registry:2.8.2"
 BASE_IMAGE="inception/base:bookworm"
-NAME="inception-registry"
-VOLUME="inception-registry-data"
+NAME="${INCEPTION_REGISTRY_NAME:-inception-registry}"
+VOLUME="$NAME-data"
 NETWORK="kind"
 PORT="${INCEPTION_REGISTRY_PORT:-5001}" # never 5000: taken on this machine
 CACHE="$INCEPTION_CACHE/registry"
 URL="http://127.0.0.1:$PORT/v2/"
+GENERATION_LABEL="io.inception.registry.generation"
 
 # The mirror entry for containerd 1.6 (our node image sets no config_path, so this form is accepted).
 # Nodes resolve inception-registry through docker's DNS on the kind network.
@@ -126,6 +130,9 @@ start() {
     [[ "$auth" == *:* && -n "$user" && -n "${auth#*:}" ]] || die "--auth expects USER:PASSWORD"
   fi
   mkdir -p "$CACHE"
+  # Two stacks' updates may start the same instance at once (the image cache): one at a time.
+  exec 9>"$CACHE/start.lock"
+  flock 9
   ensure_image
   image_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 
@@ -141,6 +148,10 @@ start() {
   fi
   docker rm -f "$NAME" >/dev/null 2>&1 || true # other settings: recreate (the data volume stays)
   ensure_network
+  # The volume's generation label tells a stack that pushed here whether its images are still in it
+  # (`identity`; docker's CreatedAt of a volume is its directory's mtime, which moves with a push).
+  docker volume inspect "$VOLUME" >/dev/null 2>&1 ||
+    docker volume create --label "$GENERATION_LABEL=$(date -u +%Y-%m-%dT%H:%M:%SZ)-$$-$RANDOM" "$VOLUME" >/dev/null
 
   run_args=(--label "io.inception.registry.auth=${user:-none}")
   if [ -n "$auth" ]; then
@@ -181,6 +192,12 @@ case "${1:-}" in
     docker volume rm "$VOLUME" >/dev/null 2>&1 || true
     say "registry stopped (container and data volume removed)" ;;
   status) status ;;
+  identity)
+    generation=$(docker volume inspect -f "{{ index .Labels \"$GENERATION_LABEL\" }}" "$VOLUME" 2>/dev/null) ||
+      die "registry $NAME has no data volume $VOLUME (not started)"
+    [ -n "$generation" ] && [ "$generation" != "<no value>" ] ||
+      die "the data volume $VOLUME has no $GENERATION_LABEL label (made by an older registry.sh): scripts/registry.sh stop, then start"
+    echo "$generation" ;;
   --print-containerd-patch) containerd_patch ;;
-  *) die "usage: scripts/registry.sh start [--auth USER:PASSWORD] | stop | status | --print-containerd-patch" ;;
+  *) die "usage: scripts/registry.sh start [--auth USER:PASSWORD] | stop | status | identity | --print-containerd-patch" ;;
 esac

@@ -425,7 +425,12 @@ const images = section({
   registry: text("a registry as host[:port][/path]", /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._/-]+)?$/)
     .optional()
     .meta({ default: "required on devo/prod; unused on local" })
-    .describe("registry images are pushed to on devo/prod (on local they are loaded with `kind load`)"),
+    .describe("registry images are pushed to on devo/prod (on local: the image cache, images.cachePort)"),
+  cachePort: integer(1, 65535)
+    .default(5002)
+    .describe(
+      "local: port on 127.0.0.1 of the image cache, a registry on this machine that outlives kind clusters (docs/registry.md); the stack pushes there and the nodes pull from it. Unused on devo/prod",
+    ),
   prefix: text(
     "a repository prefix of lower-case alphanumerics separated by . _ - /",
     /^[a-z0-9]+([._/-][a-z0-9]+)*$/,
@@ -880,7 +885,7 @@ export function stackSchema(ctx: SchemaContext) {
       if (ctx.stage === "local" && c.images.username !== undefined) {
         issue(
           ["images", "username"],
-          "is set on stage local, which loads images into kind and pushes nothing",
+          "is set on stage local, whose image cache on this machine takes no login",
           { remove: true },
         );
       }

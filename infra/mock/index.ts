@@ -64,14 +64,15 @@ export class MockInfra extends pulumi.ComponentResource {
     const child = { parent: this };
     const exposeOnHost = args.exposeOnHost ?? true;
 
-    // The public set is pulled by the cluster; the local set is loaded into kind or pushed.
+    // The public set is pulled by the cluster; the local set is pushed (on local to the image cache).
     const image = (which: MockImage): pulumi.Output<string> => {
       const ref = mockImage(c.images, which, c.kafka.version);
       if (c.images === "public" || args.publishTo === undefined) return pulumi.output(ref);
+      // The component's sibling, not its child (see ServiceUnderTest): pushed while kind creates the cluster.
       const published = new PublishedImage(
         `${name}-${which}-image`,
         { name: `mock-${which.toLowerCase()}`, image: ref, target: args.publishTo, prefix: args.imagePrefix },
-        child,
+        { parent: opts.parent },
       );
       return published.ref;
     };

@@ -310,8 +310,16 @@ describe("every object of the stack takes the cluster's objectOptions (infra/ind
       }
       calls.push({ name: m[1], args: text.slice(m.index, end + 1) });
     }
+    // Images go to a registry, not into the cluster, and must not wait for it (the cluster's
+    // provider in their options would: they are built and pushed while kind creates the cluster).
+    const images = calls.filter((c) => ["SuiteImage", "PublishedImage"].includes(c.name));
+    expect(images.map((c) => c.name)).to.include.members(["SuiteImage", "PublishedImage"]);
+    for (const c of images) expect(c.args, c.name).to.not.contain("cluster.");
     const objects = calls.filter(
-      (c) => !["KindCluster", "ExistingCluster", "pulumi.Config", "Set"].includes(c.name),
+      (c) =>
+        !["KindCluster", "ExistingCluster", "pulumi.Config", "Set", "SuiteImage", "PublishedImage"].includes(
+          c.name,
+        ),
     );
     expect(objects.map((c) => c.name)).to.include.members([
       "k8s.core.v1.Namespace",

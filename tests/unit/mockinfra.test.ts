@@ -65,12 +65,14 @@ describe("mock infra", () => {
       ] as string;
       return { image: container(byName(run.of("kubernetes:apps/v1:StatefulSet"), "kafka")!).image, props };
     };
-    expect((await image({})).image).to.equal(KAFKA_IMAGES.local["3.9.2"]);
+    // Pushed to the image cache under the same name.
+    const cached = (ref: string) => `localhost:5002/${ref}`;
+    expect((await image({})).image).to.equal(cached(KAFKA_IMAGES.local["3.9.2"]));
     const none = await image({ "inception:profile": "none" });
-    expect(none.image).to.equal(KAFKA_IMAGES.local["4.4.0"]);
+    expect(none.image).to.equal(cached(KAFKA_IMAGES.local["4.4.0"]));
     expect(none.props).to.contain("share.coordinator.state.topic.replication.factor=1");
     expect((await image({ "inception:mockInfra": { kafka: { version: "4.4.0" } } })).image).to.equal(
-      KAFKA_IMAGES.local["4.4.0"],
+      cached(KAFKA_IMAGES.local["4.4.0"]),
     );
     const pub = await withEnv("INCEPTION_MOCK_IMAGES", "public", () =>
       image({ "inception:profile": "none", "inception:mockInfra": { kafka: { version: "3.9.2" } } }),
@@ -126,21 +128,16 @@ describe("mock infra", () => {
     expect(run.exports.mockEndpoints).to.deep.equal(data);
   });
 
-  it("loads the locally built image set into kind by default", async () => {
+  it("pushes the locally built image set to the image cache by default", async () => {
     const run = await runStack("local", {});
     const mocks = run.of("command:local:Command").filter((c) => c.name.startsWith("mock-"));
-    const loads = mocks.filter((c) => c.name.endsWith("-load"));
-    const sources = loads.map((c) => (c.inputs.environment as Obj).SOURCE_IMAGE).sort();
+    const sources = mocks.map((c) => (c.inputs.environment as Obj).SOURCE_IMAGE).sort();
     expect(sources).to.deep.equal(
       [KAFKA_IMAGES.local["3.9.2"], MOCK_IMAGES.local.s3, MOCK_IMAGES.local.dataServer].sort(),
     );
-    for (const c of loads) expect((c.inputs.environment as Obj).TARGET).to.equal("kind");
-    // Each load after its image is there on the host (tagged, not built: a prebuilt image).
-    expect(
-      mocks.filter((c) => c.name.endsWith("-publish")).map((c) => (c.inputs.environment as Obj).TARGET),
-    ).to.deep.equal(["local", "local", "local"]);
+    for (const c of mocks) expect((c.inputs.environment as Obj).TARGET).to.equal("registry");
     expect(container(byName(run.of("kubernetes:apps/v1:StatefulSet"), "kafka")!).image).to.equal(
-      KAFKA_IMAGES.local["3.9.2"],
+      "localhost:5002/inception/mock-kafka:3.9.2",
     );
   });
 

@@ -18,6 +18,7 @@ import {
   imageHash,
   parseImageRef,
   publishFailure,
+  publishTriggers,
   retryFile,
 } from "../../infra/publish";
 
@@ -254,14 +255,13 @@ describe("publish: a preview has no side effects", () => {
     });
     const executor = path.join(__dirname, "../../services/executor");
     const before = { ctx: snapshot(ctx), executor: snapshot(executor) };
-    const target = { type: "kind" as const, clusterName: "c", clusterIdentity: "i" };
+    const target = { type: "registry" as const, registry: "localhost:5002", generation: null };
     const built = new PublishedImage("svc", { name: "svc", context: ctx, target });
     const executorImage = new PublishedImage("executor", { name: "executor", context: executor, target });
     const prebuilt = new PublishedImage("node", { name: "node", image: "inception/node:22", target });
-    // A preview resolves no command output: wait until the six commands (a build, then a kind load,
-    // each) are registered.
-    for (let i = 0; i < 10_000 && mocks.commands.length < 6; i++) await new Promise(setImmediate);
-    expect(mocks.commands).to.have.length(6);
+    // A preview resolves no command output: wait until the three commands are registered.
+    for (let i = 0; i < 10_000 && mocks.commands.length < 3; i++) await new Promise(setImmediate);
+    expect(mocks.commands).to.have.length(3);
     expect([built, executorImage, prebuilt].map((i) => i.contentHash)).to.satisfy((h: string[]) =>
       h.every((x) => /^[0-9a-f]{12}$/.test(x)),
     );
@@ -273,8 +273,8 @@ describe("publish: a preview has no side effects", () => {
     const env = mocks.commands[0].environment as Record<string, string>;
     expect(env.PREPARE).to.equal("npm\nrun\n--silent\nprepare-image");
     expect(env.PREPARED_HASH).to.equal(sourcesHash(ctx, ["npm", "run", "--silent", "prepare-image"]));
-    expect(built.localRef).to.equal(`inception/svc:${built.contentHash}`);
-    expect(prebuilt.localRef).to.equal("inception/node:22");
+    expect(built.localRef).to.equal(`localhost:5002/inception/svc:${built.contentHash}`);
+    expect(prebuilt.localRef).to.equal("localhost:5002/inception/node:22");
   });
 
   it("the tag a preview computes is the one the update uses", async () => {
@@ -325,7 +325,7 @@ describe("publish: a failure reported as data", () => {
     }
   }
   const settled = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
-  const target = { type: "kind" as const, clusterName: `unit-${process.pid}`, clusterIdentity: "i" };
+  const target = { type: "registry" as const, registry: `unit-${process.pid}:5000` };
   const failedOut = {
     stdout: "inception-publish-failed: publishing x failed (exit 1)\n",
     stderr: "inception: building x\n\n#7 ERROR: exit code: 1  \n",
@@ -398,90 +398,25 @@ describe("publish: a failure reported as data", () => {
   });
 });
 
-describe("publish: a kind load goes to the nodes pods run on (scripts/publish-image.sh)", () => {
-  // docker ps answers with the worker containers in $FAKE/workers (one a line); kind logs its args.
-  const FAKE_DOCKER_PS = `#!/bin/bash
-echo "docker $*" >>"$FAKE/log"
-if [ "$1" = ps ]; then cat "$FAKE/workers"; fi
-if [ "$1 $2" = "image inspect" ] && [ -f "$FAKE/absent" ]; then exit 1; fi
-exit 0
-`;
-  const FAKE_KIND = `#!/bin/bash
-echo "kind $*" >>"$FAKE/log"
-`;
-  function load(workers: string[], extra: Record<string, string> = {}, files: Record<string, string> = {}) {
-    const fake = tempDir({ log: "", workers: workers.map((w) => `${w}\n`).join(""), ...files });
-    fs.mkdirSync(path.join(fake, "bin"));
-    fs.writeFileSync(path.join(fake, "bin", "docker"), FAKE_DOCKER_PS, { mode: 0o755 });
-    fs.writeFileSync(path.join(fake, "bin", "kind"), FAKE_KIND, { mode: 0o755 });
-    const r = childProcess.spawnSync("/bin/bash", ["-c", PUBLISH_SCRIPT], {
-      env: {
-        PATH: `${fake}/bin:/usr/bin:/bin`,
-        FAKE: fake,
-        IMAGE: "inception/mock-kafka:4.4.0",
-        SOURCE_IMAGE: "inception/mock-kafka:4.4.0",
-        TARGET: "kind",
-        CLUSTER: "inception-local",
-        RETRY_FILE: path.join(fake, "retry"),
-        ...extra,
-      },
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).to.equal(0);
-    const log = fs.readFileSync(path.join(fake, "log"), "utf8").trim().split("\n");
-    return { log, stderr: r.stderr, stdout: r.stdout };
-  }
+describe("publish: the registry's generation (the image cache emptied gets every image again)", () => {
+  const registry = { type: "registry" as const, registry: "localhost:5002" };
 
-  it("loads only into the worker nodes of a cluster that has them (the control plane is tainted)", () => {
-    const { log, stderr } = load(["inception-local-worker2", "inception-local-worker"]);
-    expect(log).to.include(
-      "docker ps --filter label=io.x-k8s.kind.cluster=inception-local --filter label=io.x-k8s.kind.role=worker --format {{.Names}}",
-    );
-    expect(log[log.length - 1]).to.equal(
-      "kind load docker-image inception/mock-kafka:4.4.0 --name inception-local --nodes inception-local-worker,inception-local-worker2",
-    );
-    expect(stderr).to.contain("(inception-local-worker,inception-local-worker2)");
+  it("is a trigger: another generation publishes again", () => {
+    const a = publishTriggers("h", "img", { ...registry, generation: "2026-12-01T00:00:00Z" }, []);
+    const b = publishTriggers("h", "img", { ...registry, generation: "2026-12-01T01:00:00Z" }, []);
+    expect(a.triggers).to.deep.equal(["h", "img", "localhost:5002", "2026-12-01T00:00:00Z"]);
+    expect(b.triggers).to.not.deep.equal(a.triggers);
+    expect(a.ignoreChanges).to.deep.equal([]);
   });
 
-  it("loads into every node of a cluster without workers (its control plane runs the pods)", () => {
-    const { log, stderr } = load([]);
-    expect(log[log.length - 1]).to.equal(
-      "kind load docker-image inception/mock-kafka:4.4.0 --name inception-local",
-    );
-    expect(stderr).to.contain("(every node)");
-  });
-
-  it("loads nothing after a build that failed (as data): the failure is passed on", () => {
-    const { log, stderr, stdout } = load(["w1"], {
-      BUILT: "inception-publish-failed: publishing inception/svc:abc failed (exit 1)",
-      FAILURE_AS_DATA: "1",
-    });
-    expect(log.filter((l) => l.startsWith("kind "))).to.deep.equal([]);
-    expect(stderr).to.contain("is not loaded: its build failed");
-    expect(stdout.trim().split("\n").pop()).to.match(/^inception-publish-failed: /);
-  });
-
-  it("a load after a good build loads the image it finds; one gone from docker since (pruned) is built again", () => {
-    const built = {
-      BUILT: "inception/svc:abc\n",
-      IMAGE: "inception/svc:abc",
-      SOURCE_IMAGE: "",
-      CONTEXT: "/ctx",
-      DOCKERFILE: "Dockerfile",
-      BUILD_ARGS: "",
-    };
-    const present = load(["w1"], built);
-    expect(present.log.filter((l) => l.startsWith("docker build"))).to.deep.equal([]);
-    expect(present.log[present.log.length - 1]).to.equal(
-      "kind load docker-image inception/svc:abc --name inception-local --nodes w1",
-    );
-    const gone = load(["w1"], built, { absent: "" });
-    expect(gone.log.filter((l) => l.startsWith("docker build"))).to.deep.equal([
-      "docker build -t inception/svc:abc -f /ctx/Dockerfile /ctx",
-    ]);
-    expect(gone.log.filter((l) => l.startsWith("docker pull"))).to.deep.equal([]);
-    expect(gone.log[gone.log.length - 1]).to.equal(
-      "kind load docker-image inception/svc:abc --name inception-local --nodes w1",
-    );
+  it("not asked (a preview): the state's is kept; a registry the stack does not manage has none", () => {
+    const preview = publishTriggers("h", "img", { ...registry, generation: null }, ["token"]);
+    expect(preview.ignoreChanges).to.deep.equal(["triggers[3]"]);
+    expect(preview.triggers[3]).to.equal("not asked");
+    expect(preview.triggers[4]).to.equal("token");
+    const devo = publishTriggers("h", "img", registry, []);
+    expect(devo.triggers).to.deep.equal(["h", "img", "localhost:5002"]);
+    expect(devo.ignoreChanges).to.deep.equal([]);
+    expect(publishTriggers("h", "img", { type: "local" }, []).triggers).to.deep.equal(["h", "img", "local"]);
   });
 });

@@ -121,22 +121,19 @@ describe("kind cluster scripts", () => {
 describe("image publishing", () => {
   const base = { IMAGE: "inception/svc:abc", CONTEXT: "/ctx", DOCKERFILE: "Dockerfile", BUILD_ARGS: "" };
 
-  it("local: builds then loads into the kind cluster, and prints the image", () => {
+  it("local: builds into the local docker only (a base other images are built FROM), and prints the image", () => {
     const s = sandbox();
-    const r = s.run(PUBLISH_SCRIPT, { ...base, TARGET: "kind", CLUSTER: "c1", BUILD_ARGS: "A=1\nB=x y" });
+    const r = s.run(PUBLISH_SCRIPT, { ...base, TARGET: "local", BUILD_ARGS: "A=1\nB=x y" });
     expect(r.status, String(r.stderr)).to.equal(0);
     expect(r.stdout).to.equal("inception/svc:abc\n");
     expect(s.log()).to.deep.equal([
       "docker build -t inception/svc:abc -f /ctx/Dockerfile --build-arg A=1 --build-arg B=x y /ctx",
-      // Which nodes to load into (tests/unit/publish.test.ts: the workers, when there are any).
-      "docker ps --filter label=io.x-k8s.kind.cluster=c1 --filter label=io.x-k8s.kind.role=worker --format {{.Names}}",
-      "kind load docker-image inception/svc:abc --name c1",
     ]);
   });
 
   it("registry: builds and pushes; a refused or unreachable registry fails with a clear message", () => {
     const s = sandbox();
-    const reg = { ...base, IMAGE: "reg:5000/inception/svc:abc", TARGET: "registry", CLUSTER: "" };
+    const reg = { ...base, IMAGE: "reg:5000/inception/svc:abc", TARGET: "registry" };
     const ok = s.run(PUBLISH_SCRIPT, reg);
     expect(ok.status).to.equal(0);
     expect(s.log()[1]).to.equal("docker push reg:5000/inception/svc:abc");
@@ -166,7 +163,6 @@ describe("image publishing", () => {
       ...base,
       IMAGE: "reg:5000/inception/svc:abc",
       TARGET: "registry",
-      CLUSTER: "",
       REGISTRY_USERNAME: "ci",
       REGISTRY_PASSWORD: "pw 1",
     };
@@ -190,19 +186,25 @@ describe("image publishing", () => {
   it("FAILURE_AS_DATA: a failed build is data (exit 0, its last stdout line) and a fresh retry token; a publish that works keeps the token", () => {
     const s = sandbox();
     const retry = path.join(s.dir, "retry", "svc");
-    const env = { ...base, TARGET: "kind", CLUSTER: "c1", FAILURE_AS_DATA: "1", RETRY_FILE: retry };
+    const env = {
+      ...base,
+      IMAGE: "localhost:5002/inception/svc:abc",
+      TARGET: "registry",
+      FAILURE_AS_DATA: "1",
+      RETRY_FILE: retry,
+    };
     const failed = s.run(PUBLISH_SCRIPT, { ...env, FAIL_BUILD: "ERROR: failed to solve: boom" });
     expect(failed.status, String(failed.stderr)).to.equal(0);
     expect(String(failed.stdout)).to.match(
-      /^inception-publish-failed: publishing inception\/svc:abc failed \(exit 17\): the run cannot start/,
+      /^inception-publish-failed: publishing localhost:5002\/inception\/svc:abc failed \(exit 17\): the run cannot start/,
     );
     // (Ends with: this machine's bash may print noise of its own first.)
     expect(publishFailure(String(failed.stdout), String(failed.stderr))).to.match(
-      /(^|\n)inception: building inception\/svc:abc from \/ctx\n#5 RUN npm ci\nERROR: failed to solve: boom$/,
+      /(^|\n)inception: building localhost:5002\/inception\/svc:abc from \/ctx\n#5 RUN npm ci\nERROR: failed to solve: boom$/,
     );
     expect(
-      s.log().some((l) => l.startsWith("kind load")),
-      "nothing loaded after the failure",
+      s.log().some((l) => l.startsWith("docker push")),
+      "nothing pushed after the failure",
     ).to.equal(false);
     const first = fs.readFileSync(retry, "utf8");
     expect(first).to.match(/^failed \d{4}-/);
@@ -211,12 +213,12 @@ describe("image publishing", () => {
     expect(second, "each failure a new token").to.not.equal(first);
     const ok = s.run(PUBLISH_SCRIPT, env);
     expect(ok.status).to.equal(0);
-    expect(ok.stdout).to.equal("inception/svc:abc\n");
+    expect(ok.stdout).to.equal("localhost:5002/inception/svc:abc\n");
     expect(publishFailure(String(ok.stdout), String(ok.stderr))).to.equal(undefined);
     expect(fs.readFileSync(retry, "utf8"), "a success leaves the token").to.equal(second);
 
     // A refused push is a failure too; the throw-away docker config is still removed.
-    const reg = { ...env, IMAGE: "reg:5000/inception/svc:abc", TARGET: "registry", CLUSTER: "" };
+    const reg = { ...env, IMAGE: "reg:5000/inception/svc:abc" };
     const denied = s.run(PUBLISH_SCRIPT, {
       ...reg,
       REGISTRY_USERNAME: "ci",
@@ -236,8 +238,7 @@ describe("image publishing", () => {
     const retry = path.join(s.dir, "retry", "svc");
     const r = s.run(PUBLISH_SCRIPT, {
       ...base,
-      TARGET: "kind",
-      CLUSTER: "c1",
+      TARGET: "registry",
       RETRY_FILE: retry,
       FAIL_BUILD: "ERROR: failed to solve: boom",
     });

@@ -43,7 +43,7 @@ async function deploy(extra: Partial<ServiceUnderTestArgs> = {}) {
   await pulumi.runtime.setMocks(mocks, "inception", "unit", false);
   const svc = new ServiceUnderTest("executor", {
     namespace: "inception-local",
-    publishTo: { type: "kind", clusterName: "inception", clusterIdentity: "id-1" },
+    publishTo: { type: "registry", registry: "localhost:5002", generation: "g-1" },
     context: tempContext(),
     affinity: { nodeAffinity: {} },
     ...extra,
@@ -61,14 +61,12 @@ describe("service under test", () => {
   it("publishes the image from its build context and runs it in a Deployment", async () => {
     const { deploymentName, image, of, deployment, pod, container } = await deploy();
     expect(deploymentName).to.equal("executor");
-    expect(image).to.match(/^inception\/executor:[0-9a-f]{12}$/);
-    const [build, load] = of("command:local:Command");
-    // Built on the host without waiting for the cluster, then loaded into it.
-    expect(build.name).to.match(/-publish$/);
-    expect((build.inputs.environment as Obj).TARGET).to.equal("local");
-    expect(load.name).to.match(/-load$/);
-    expect((load.inputs.environment as Obj).TARGET).to.equal("kind");
-    expect((load.inputs.environment as Obj).CLUSTER).to.equal("inception");
+    expect(image).to.match(/^localhost:5002\/inception\/executor:[0-9a-f]{12}$/);
+    const publishes = of("command:local:Command");
+    // One command: built on the host and pushed to the image cache, which the nodes pull from.
+    expect(publishes).to.have.length(1);
+    expect(publishes[0].name).to.match(/-publish$/);
+    expect((publishes[0].inputs.environment as Obj).TARGET).to.equal("registry");
     expect(deployment.inputs.metadata).to.deep.include({ name: "executor", namespace: "inception-local" });
     expect(deployment.inputs.spec).to.deep.include({ replicas: 1, strategy: { type: "Recreate" } });
     expect(pod.serviceAccountName).to.equal("executor");
@@ -76,17 +74,6 @@ describe("service under test", () => {
     expect(container).to.deep.include({ image, imagePullPolicy: "IfNotPresent" });
     expect(container.readinessProbe).to.deep.include({ httpGet: { path: "/ready", port: 8080 } });
     expect(container.livenessProbe).to.deep.include({ httpGet: { path: "/healthz", port: 8080 } });
-  });
-
-  it("builds without waiting for the kind cluster; loads once it is there, after the build", async () => {
-    const { of } = await deploy();
-    const [build, load] = of("command:local:Command");
-    // The cluster's identity (here "id-1"; the kind command's id) is what makes a command wait for it.
-    const waitsForCluster = (c: typeof build) => JSON.stringify(c.inputs).includes("id-1");
-    expect(waitsForCluster(build), "the build").to.equal(false);
-    expect(waitsForCluster(load), "the load").to.equal(true);
-    // The load is handed the build's output: a build that failed is not loaded.
-    expect((load.inputs.environment as Obj).BUILT).to.equal("published"); // this mock's build output
   });
 
   it("binds a Role with the executor's rules to its ServiceAccount", async () => {
@@ -162,7 +149,7 @@ describe("service under test", () => {
       () =>
         new ServiceUnderTest("x", {
           namespace: "n",
-          publishTo: { type: "kind", clusterName: "c", clusterIdentity: "i" },
+          publishTo: { type: "registry", registry: "localhost:5002" },
           context: tempContext({ "README.md": "" }),
           prepare: [],
         }),

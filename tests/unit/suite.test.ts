@@ -227,9 +227,11 @@ describe("services under test and the suite run", () => {
   it("packs the project's suites into the default suite image, published to the cluster", async () => {
     const run = await runStack("local", {});
     const publishes = run.of("command:local:Command").filter((c) => c.name.startsWith("suite-image"));
-    expect(publishes.map((c) => c.name)).to.deep.equal(["suite-image-base-publish", "suite-image-base-load"]);
-    expect((publishes[0].inputs.environment as Record<string, string>).TARGET).to.equal("local");
-    expect((publishes[1].inputs.environment as Record<string, string>).TARGET).to.equal("kind");
+    expect(publishes.map((c) => c.name)).to.deep.equal(["suite-image-base-publish"]);
+    // Pushed to the image cache the kind nodes pull from.
+    const env = publishes[0].inputs.environment as Record<string, string>;
+    expect(env.TARGET).to.equal("registry");
+    expect(env.IMAGE).to.match(/^localhost:5002\/inception\/suite:[0-9a-f]{12}$/);
     expect(jobEnv(run.of("kubernetes:batch/v1:Job")[0]).SUITE_DIR).to.equal("/suite/tests/suites");
   });
 
@@ -246,9 +248,9 @@ describe("services under test and the suite run", () => {
         .environment as Record<string, string>;
     // The default image is only built locally: it is the FROM of the suite's own image.
     const names = run.of("command:local:Command").map((c) => c.name);
-    expect(names).to.include("suite-image-project-load").and.not.include("suite-image-base-load");
+    expect(names).to.include("suite-image-project-publish");
     expect(publish("base").TARGET).to.equal("local");
-    expect(publish("project").TARGET).to.equal("local");
+    expect(publish("project").TARGET).to.equal("registry");
     expect(publish("project").BUILD_ARGS).to.equal(`SUITE_BASE=${publish("base").IMAGE}`);
     const context = publish("project").CONTEXT;
     for (const f of [
@@ -390,12 +392,7 @@ describe("services under test and the suite run", () => {
         .filter((c) => (c.inputs.environment as Record<string, string> | undefined)?.FAILURE_AS_DATA === "1")
         .map((c) => c.name)
         .sort();
-      expect(on).to.deep.equal([
-        "service-executor-image-load",
-        "service-executor-image-publish",
-        "suite-image-base-load",
-        "suite-image-base-publish",
-      ]);
+      expect(on).to.deep.equal(["service-executor-image-publish", "suite-image-base-publish"]);
     });
   });
 
