@@ -200,6 +200,8 @@ describe("stage devo", () => {
       expect(c.name).to.match(/-publish$/);
       expect((c.inputs.environment as Record<string, string>).TARGET).to.equal("registry");
     }
+    // No image cache on devo: not started (its mocked generation is nowhere), no mirror.
+    expect(JSON.stringify(run.of(COMMAND))).to.not.contain("unit-5002");
     const [provider] = run.of(PROVIDER);
     expect(provider.inputs.context).to.equal("ci");
     // Reduced to the one context the stack uses: the other context is not stored.
