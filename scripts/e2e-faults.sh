@@ -374,9 +374,12 @@ engine_not_restartable() {
   esac
 }
 
-# Containers on this engine that are not this stack's kind nodes (a restart would stop them).
+# Containers on this engine that are not this stack's kind nodes (a restart would stop them). The
+# image cache is the local stage's own (docs/registry.md): it restarts with the engine
+# (--restart unless-stopped), and the next up's preflight starts it if it did not.
 others_on_engine() {
-  docker ps --format '{{.Names}} {{.Label "io.x-k8s.kind.cluster"}}' | awk -v c="$cluster" '$2 != c { print $1 }'
+  docker ps --format '{{.Names}} {{.Label "io.x-k8s.kind.cluster"}}' |
+    awk -v c="$cluster" '$2 != c && $1 != "inception-image-cache" { print $1 }'
 }
 
 # The first up is what every fault but the refused configs stands on.
