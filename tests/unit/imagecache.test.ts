@@ -3,6 +3,10 @@
  * on it, and how a kind cluster's nodes reach it.
  */
 import { expect } from "chai";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { IMAGE_CACHE_NAME, imageCacheContainerdPatch, parseImageCache } from "../../infra/imagecache";
 import { imageCache, runStack, runStackExpectingError } from "./stack";
 
@@ -66,5 +70,52 @@ describe("image cache: the program", () => {
       `INCEPTION_REGISTRY_NAME=${IMAGE_CACHE_NAME} INCEPTION_REGISTRY_PORT=5002`,
     );
     expect(resources).to.deep.equal([]);
+  });
+});
+
+describe("image cache: scripts/registry.sh identity (a fake docker)", () => {
+  const script = path.resolve(__dirname, "../../scripts/registry.sh");
+  const FAKE_DOCKER = `#!/bin/bash
+echo "docker $*" >>"$FAKE/log"
+if [ "$1 $2" = "volume inspect" ]; then [ -f "$FAKE/label" ] && { cat "$FAKE/label"; exit 0; }; exit 1; fi
+exit 0
+`;
+  const identity = (label: string | undefined) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-cache-"));
+    fs.mkdirSync(path.join(dir, "bin"));
+    fs.writeFileSync(path.join(dir, "bin", "docker"), FAKE_DOCKER, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "log"), "");
+    if (label !== undefined) fs.writeFileSync(path.join(dir, "label"), `${label}\n`);
+    const r = spawnSync("/bin/bash", [script, "identity"], {
+      env: {
+        PATH: `${dir}/bin:/usr/bin:/bin`,
+        HOME: dir,
+        FAKE: dir,
+        INCEPTION_REGISTRY_NAME: IMAGE_CACHE_NAME,
+      },
+      encoding: "utf8",
+    });
+    return { ...r, log: fs.readFileSync(path.join(dir, "log"), "utf8").trim() };
+  };
+
+  it("prints the generation its data volume was labelled with when it was made", () => {
+    const r = identity("2026-12-01T00:27:21Z-23055-27414");
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal("2026-12-01T00:27:21Z-23055-27414\n");
+    expect(r.log).to.equal(
+      `docker volume inspect -f {{ index .Labels "io.inception.registry.generation" }} ${IMAGE_CACHE_NAME}-data`,
+    );
+  });
+
+  it("fails, naming why, for a volume that is missing or has no generation", () => {
+    const missing = identity(undefined);
+    expect(missing.status).to.not.equal(0);
+    expect(missing.stderr).to.contain(
+      `registry ${IMAGE_CACHE_NAME} has no data volume ${IMAGE_CACHE_NAME}-data`,
+    );
+    const unlabelled = identity("<no value>");
+    expect(unlabelled.status).to.not.equal(0);
+    expect(unlabelled.stderr).to.contain("has no io.inception.registry.generation label");
+    expect(parseImageCache(`generation ${unlabelled.stdout}`)).to.have.property("problem");
   });
 });
