@@ -8,9 +8,9 @@
  * image (`docker save`) to every node, for every new cluster and every change. On a cold `up` that
  * was 30-43 s for the executor's and the suite's images (about 350 MB each) on the critical path,
  * where what changed was a few hundred kB (docs/measurements.md, "Step 14 cold up"). A push sends
- * only the layers the registry lacks, and a node pulls only the layers it has not unpacked (the
- * Node runtime's and the mock infra's are in the node image already); a push does not need the
- * cluster, so it runs while kind creates it.
+ * only the layers the registry lacks, and a node's pull fetches compressed layers over the local
+ * network and unpacks only those it does not hold (the Node runtime's and the mock infra's are in
+ * the node image already); a push does not need the cluster, so it runs while kind creates it.
  */
 import * as command from "@pulumi/command";
 
