@@ -136,6 +136,13 @@ start() {
   ensure_image
   image_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 
+  # One instance a name: started on another port it would be taken from whoever uses it (the image
+  # cache is every local stack's), so that is refused.
+  local bound
+  bound=$(docker port "$NAME" 5000/tcp 2>/dev/null | head -n 1 || true)
+  if running && [ -n "$bound" ] && [ "${bound##*:}" != "$PORT" ]; then
+    die "$NAME already runs on $bound, used by other stacks: use port ${bound##*:}, or stop it first (INCEPTION_REGISTRY_NAME=$NAME scripts/registry.sh stop)"
+  fi
   # Same settings = same image, same auth user, and the registry answers as that mode should: anonymous
   # 200 without auth; anonymous 401 and 200 with this password with auth.
   if running && [ "$(docker inspect -f '{{.Image}}|{{ index .Config.Labels "io.inception.registry.auth" }}' "$NAME")" = \
