@@ -5,9 +5,10 @@
 # (scripts/up.sh, the default config: the BAI profile, the executor, the project's suite):
 #   cold   the cluster absent, the toolchain built: everything from `kind create` to the verdict;
 #   edit   then one line appended to a file of the executor's sources (restored on exit): the
-#          image rebuilt and loaded, the Deployment rolled, the suite run again, to the verdict.
-# Each up's wall time, and the longest resource steps Pulumi reports ("created (Ns)"), go to
-# $work; the output ends with one JSON line (limits: cold 120 s, edit 45 s, from Step 14). Tears
+#          image rebuilt and pushed, the Deployment rolled, the suite run again, to the verdict.
+# Each up's wall time, its timeline (Pulumi's engine events) and the scheduled test's wait for its
+# cron minute go to $work; the output ends with one JSON line (limits: cold 120 s, edit 45 s,
+# from Step 14). Tears
 # the stack and its cluster down. Needs the toolchain. About 6 min here.
 set -euo pipefail
 # shellcheck source=env.sh

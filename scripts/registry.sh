@@ -133,9 +133,6 @@ start() {
   # Two stacks' updates may start the same instance at once (the image cache): one at a time.
   exec 9>"$CACHE/start.lock"
   flock 9
-  ensure_image
-  image_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
-
   # One instance a name: started on another port it would be taken from whoever uses it (the image
   # cache is every local stack's), so that is refused.
   local bound
@@ -143,6 +140,9 @@ start() {
   if running && [ -n "$bound" ] && [ "${bound##*:}" != "$PORT" ]; then
     die "$NAME already runs on $bound, used by other stacks: use port ${bound##*:}, or stop it first (INCEPTION_REGISTRY_NAME=$NAME scripts/registry.sh stop)"
   fi
+  ensure_image
+  image_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
+
   # Same settings = same image, same auth user, and the registry answers as that mode should: anonymous
   # 200 without auth; anonymous 401 and 200 with this password with auth.
   if running && [ "$(docker inspect -f '{{.Image}}|{{ index .Config.Labels "io.inception.registry.auth" }}' "$NAME")" = \

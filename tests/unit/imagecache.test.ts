@@ -73,30 +73,36 @@ describe("image cache: the program", () => {
   });
 });
 
-describe("image cache: scripts/registry.sh identity (a fake docker)", () => {
+describe("image cache: scripts/registry.sh identity and start (a fake docker)", () => {
   const script = path.resolve(__dirname, "../../scripts/registry.sh");
+  // The cache runs on the port in $FAKE/port when that file exists.
   const FAKE_DOCKER = `#!/bin/bash
 echo "docker $*" >>"$FAKE/log"
 if [ "$1 $2" = "volume inspect" ]; then [ -f "$FAKE/label" ] && { cat "$FAKE/label"; exit 0; }; exit 1; fi
+if [ "$1" = inspect ]; then [ -f "$FAKE/port" ] && { echo true; exit 0; }; exit 1; fi
+if [ "$1" = port ]; then [ -f "$FAKE/port" ] && { echo "127.0.0.1:$(cat "$FAKE/port")"; exit 0; }; exit 1; fi
 exit 0
 `;
-  const identity = (label: string | undefined) => {
+  const registry = (args: string[], files: Record<string, string>, env: Record<string, string> = {}) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-cache-"));
     fs.mkdirSync(path.join(dir, "bin"));
     fs.writeFileSync(path.join(dir, "bin", "docker"), FAKE_DOCKER, { mode: 0o755 });
     fs.writeFileSync(path.join(dir, "log"), "");
-    if (label !== undefined) fs.writeFileSync(path.join(dir, "label"), `${label}\n`);
-    const r = spawnSync("/bin/bash", [script, "identity"], {
+    for (const [f, c] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), `${c}\n`);
+    const r = spawnSync("/bin/bash", [script, ...args], {
       env: {
         PATH: `${dir}/bin:/usr/bin:/bin`,
         HOME: dir,
         FAKE: dir,
         INCEPTION_REGISTRY_NAME: IMAGE_CACHE_NAME,
+        ...env,
       },
       encoding: "utf8",
     });
     return { ...r, log: fs.readFileSync(path.join(dir, "log"), "utf8").trim() };
   };
+  const identity = (label: string | undefined) =>
+    registry(["identity"], label !== undefined ? { label } : {});
 
   it("prints the generation its data volume was labelled with when it was made", () => {
     const r = identity("2026-12-01T00:27:21Z-23055-27414");
@@ -117,5 +123,15 @@ exit 0
     expect(unlabelled.status).to.not.equal(0);
     expect(unlabelled.stderr).to.contain("has no io.inception.registry.generation label");
     expect(parseImageCache(`generation ${unlabelled.stdout}`)).to.have.property("problem");
+  });
+
+  it("start: refuses to take the cache, running on another port, from the stacks that use it", () => {
+    const r = registry(["start"], { port: "5002" }, { INCEPTION_REGISTRY_PORT: "5003" });
+    expect(r.status).to.not.equal(0);
+    expect(r.stderr).to.contain(
+      `${IMAGE_CACHE_NAME} already runs on 127.0.0.1:5002, used by other stacks: use port 5002`,
+    );
+    // Nothing removed, built or started.
+    expect(r.log.split("\n").filter((l) => /^docker (rm|run|build|volume create)/.test(l))).to.deep.equal([]);
   });
 });
