@@ -87,6 +87,12 @@ export const EXECUTOR_RULES = [
   { apiGroups: ["kubeflow.org"], resources: ["mpijobs"], verbs: ["create", "list", "delete"] },
 ];
 
+/**
+ * What the project's own suite adds to the suite's read-only Role: its scheduled test starts a run
+ * of the executor's CronJob now (`k.startCronJob`) instead of waiting for the schedule's minute.
+ */
+export const PROJECT_SUITE_RULES = [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }];
+
 /** Outputs the reference executor reads, by environment variable. */
 export const EXECUTOR_OUTPUTS_ENV = {
   KAFKA_BOOTSTRAP_SERVERS: "kafka_bootstrap_servers",
@@ -579,7 +585,7 @@ const policyRule = section({
         ctx.addIssue({
           code: "custom",
           path: [f],
-          message: `has "*", which grants every ${f === "verbs" ? "verb" : "resource"} in the namespace: list what the service needs, or set allowWildcard: true on this rule`,
+          message: `has "*", which grants every ${f === "verbs" ? "verb" : "resource"} in the namespace: list what is needed, or set allowWildcard: true on this rule`,
           params: { fix: { value: `'["get","list"]'` } },
         });
       }
@@ -747,6 +753,14 @@ function suite() {
       .optional()
       .describe(
         "a Dockerfile building the suite image `FROM ${SUITE_BASE}` (the default one) instead of the generated one",
+      ),
+    rules: list(policyRule)
+      .optional()
+      .meta({
+        default: `the project's suite (\`${DEFAULT_SUITE_DIR}\`): create on batch jobs; a suite of its own: none`,
+      })
+      .describe(
+        "RBAC rules added to the suite's Role, which otherwise only reads (pods, logs, jobs, cronjobs, events): `[{apiGroups, resources, verbs}]`; e.g. create on batch jobs for `k.startCronJob`",
       ),
     parallel: bool().default(false).describe("mocha's parallel mode (each worker starts its own harness)"),
     shards: integer(1, 32)
@@ -934,6 +948,10 @@ export function stackSchema(ctx: SchemaContext) {
         cluster,
         mockInfra,
         services: c.services ?? [service.parse({ name: "executor" })],
+        suite: {
+          ...c.suite,
+          rules: c.suite.rules ?? (c.suite.dir === DEFAULT_SUITE_DIR ? PROJECT_SUITE_RULES : []),
+        },
       };
     });
 }

@@ -153,11 +153,12 @@ export class SuiteRun extends pulumi.ComponentResource {
       { metadata: { name: "suite", namespace: ns, labels } },
       child,
     );
-    // Read-only: what the harness needs to watch the service's work, nothing it could break.
+    // Read-only: what the harness needs to watch the service's work, nothing it could break; plus
+    // what the suite's config asks for (suite.rules: the project's suite starts CronJob runs).
     const role = new k8s.rbac.v1.Role(
       `${name}-role`,
       {
-        metadata: { name: "suite-reader", namespace: ns, labels },
+        metadata: { name: "suite", namespace: ns, labels },
         rules: [
           {
             apiGroups: [""],
@@ -168,6 +169,7 @@ export class SuiteRun extends pulumi.ComponentResource {
           { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["get", "list", "watch"] },
           // BAI's executor makes MPIJobs for horovod benchmarks (a rule for a kind without its CRD is inert).
           { apiGroups: ["kubeflow.org"], resources: ["mpijobs"], verbs: ["get", "list", "watch"] },
+          ...c.rules,
         ],
       },
       child,
@@ -175,7 +177,7 @@ export class SuiteRun extends pulumi.ComponentResource {
     const binding = new k8s.rbac.v1.RoleBinding(
       `${name}-binding`,
       {
-        metadata: { name: "suite-reader", namespace: ns, labels },
+        metadata: { name: "suite", namespace: ns, labels },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
       },

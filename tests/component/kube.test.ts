@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { KubeClient } from "@inception/kube";
-import { byAction, KubeHarness, KubeWaitError } from "../harness";
+import { byAction, jobFromCronJob, KubeHarness, KubeWaitError } from "../harness";
 
 type Obj = KubernetesObject & { status?: Record<string, unknown>; spec?: Record<string, unknown> };
 
@@ -22,6 +22,8 @@ class FakeApi {
   readonly history: { plural: string; type: string; object: Obj }[] = [];
   watchRequests = 0;
   expireNextWatch = false;
+  /** Answer creates with 403, as the API server does for a Role without `create`. */
+  forbidCreate = false;
   /** Discovery: group version path (`/apis/kubeflow.org/v1`) → the plurals it serves (CRDs installed). */
   readonly discovery = new Map<string, string[]>();
   readonly server: Server = createServer((req, res) => this.handle(req, res));
@@ -63,6 +65,22 @@ class FakeApi {
     }
   }
 
+  /** A create: 403 when forbidden, 409 for a name taken, else the object stored and returned. */
+  private create(req: IncomingMessage, res: ServerResponse, plural: string): void {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c));
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      const o = JSON.parse(body) as Obj;
+      const status = (code: number, reason: string): void =>
+        void res.writeHead(code).end(JSON.stringify({ kind: "Status", code, reason, message: reason }));
+      if (this.forbidCreate) return status(403, "Forbidden");
+      if (this.store.get(plural)?.has(o.metadata!.name!)) return status(409, "AlreadyExists");
+      this.put(plural, o);
+      res.writeHead(201).end(JSON.stringify(o));
+    });
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
     const served = this.discovery.get(url.pathname);
@@ -82,6 +100,7 @@ class FakeApi {
     const m = /\/namespaces\/[^/]+\/([a-z]+)(?:\/([^/]+)\/log)?$/.exec(url.pathname);
     if (!m) return void res.writeHead(404).end();
     const [, plural, logOf] = m;
+    if (req.method === "POST") return this.create(req, res, plural);
     if (logOf) return void res.writeHead(200, { "content-type": "text/plain" }).end(`log of ${logOf}\n`);
     const q = url.searchParams;
     const selector = q.get("labelSelector") ?? "";
@@ -289,6 +308,71 @@ describe("kube harness (component, fake API server)", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("starts a CronJob's run now: a Job from its template, owned by it; refuses none, several, or no right", async () => {
+    const cron = (name: string, action: string): Obj => ({
+      metadata: { name, uid: `uid-${name}`, labels: { "action-id": action } },
+      spec: {
+        schedule: "0 0 1 1 *",
+        jobTemplate: {
+          metadata: { labels: { "action-id": action, "created-by": "executor" }, annotations: { a: "1" } },
+          spec: { template: { spec: { containers: [{ name: "starter", image: "x" }] } } },
+        },
+      },
+    });
+    await k.startCronJob({ "action-id": "a-1" }).then(
+      () => expect.fail("started a CronJob that does not exist"),
+      (e: Error) => expect(e.message).to.match(/no CronJob match action-id=a-1 in namespace ns/),
+    );
+    api.put("cronjobs", cron("b-a-1", "a-1"));
+    const run = await k.startCronJob({ "action-id": "a-1" });
+    expect(run.metadata?.name).to.match(/^b-a-1-manual-[0-9a-f]{5}$/);
+    const [stored] = api.store.get("jobs")!.values();
+    expect(stored.metadata).to.deep.include({
+      name: run.metadata?.name,
+      labels: { "action-id": "a-1", "created-by": "executor" },
+      annotations: { a: "1", "cronjob.kubernetes.io/instantiate": "manual" },
+      ownerReferences: [
+        { apiVersion: "batch/v1", kind: "CronJob", name: "b-a-1", uid: "uid-b-a-1", controller: true },
+      ],
+    });
+    expect(stored.spec).to.deep.equal((cron("b-a-1", "a-1").spec!.jobTemplate as Obj).spec);
+    await k.waitFor("job", byAction("a-1"), "exists"); // what a test waits for next
+
+    api.put("cronjobs", cron("b-a-2", "a-1"));
+    await k.startCronJob(byAction("a-1")).then(
+      () => expect.fail("started one of two"),
+      (e: Error) => expect(e.message).to.match(/2 CronJobs \(b-a-1, b-a-2\) match action-id=a-1/),
+    );
+    api.forbidCreate = true;
+    await k.startCronJob({ "action-id": "a-2" }).then(
+      () => expect.fail("no CronJob a-2"),
+      (e: Error) => expect(e.message).to.match(/no CronJob/),
+    );
+    api.remove("cronjobs", "b-a-2");
+    await k.startCronJob(byAction("a-1")).then(
+      () => expect.fail("created a Job without the right to"),
+      (e: Error) =>
+        expect(e.message).to.match(/refused to create Job b-a-1-manual-.* \(403\).*inception:suite\.rules/),
+    );
+  });
+
+  it("names a started run within a Job name's 63 characters", () => {
+    const long = "b-" + "x".repeat(61);
+    const j = jobFromCronJob(
+      {
+        metadata: { name: long, uid: "u" },
+        spec: { schedule: "@daily", jobTemplate: { spec: { template: {} } } },
+      },
+      "abcde",
+    );
+    expect(j.metadata!.name)
+      .to.have.length(63)
+      .and.match(/-manual-abcde$/);
+    expect(() =>
+      jobFromCronJob({ metadata: { name: "c" }, spec: { schedule: "@daily", jobTemplate: {} } }, "a"),
+    ).to.throw(/CronJob c has no jobTemplate\.spec or no uid/);
   });
 
   it("configures itself from KUBECONFIG, KUBE_CONTEXT and NAMESPACE", () => {

@@ -39,6 +39,7 @@ export {
   byClient,
   byParentAction,
   createdBy,
+  jobFromCronJob,
   kube,
   kubeArtifactCollector,
   selectorString,

@@ -9,6 +9,7 @@
  *   await k.waitFor("job", byAction(ev.action_id), "exists");
  *   await k.waitFor("pod", byAction(ev.action_id), "succeeded", { timeoutMs: 60_000 });
  *   await k.waitFor("cronjob", byAction(id), "gone");
+ *   const run = await k.startCronJob(byAction(id));     // a CronJob's run now, not at its next minute
  *
  * The waits and reads are @inception/kube's (packages/kube), shared with the post-deploy hook:
  * each wait lists, then watches from the list's resourceVersion, resumes watches the server ends,
@@ -20,8 +21,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { KubeConfig, V1Pod } from "@kubernetes/client-node";
-import { KubeClient, type Kind, type Selector } from "@inception/kube";
+import { randomBytes } from "node:crypto";
+import { KubeConfig, V1CronJob, V1Job, V1Pod } from "@kubernetes/client-node";
+import { bounded, KubeClient, selectorString, type Kind, type Selector } from "@inception/kube";
 import { addArtifactCollector, ArtifactContext } from "./hooks";
 
 export {
@@ -82,6 +84,43 @@ export class KubeHarness extends KubeClient {
   }
 
   /**
+   * Starts a run of the one CronJob matching `selector` now, as `kubectl create job --from=cronjob/…`
+   * does: a Job made from its jobTemplate (labels, annotations, spec), owned by it, annotated
+   * `cronjob.kubernetes.io/instantiate: manual`. What the CronJob controller would start at the
+   * schedule's next time, without waiting for the wall clock (a cron schedule has minutes, not
+   * seconds). Returns the Job. Needs `create` on batch jobs, which the suite's Role grants only when
+   * `inception:suite.rules` asks for it (the project's own suite does).
+   */
+  async startCronJob(selector: Selector): Promise<V1Job> {
+    const found = await this.list<V1CronJob>("cronjob", selector);
+    if (found.length !== 1) {
+      const names = found.map((c) => c.metadata?.name).join(", ");
+      throw new Error(
+        `startCronJob: ${found.length === 0 ? "no CronJob" : `${found.length} CronJobs (${names})`} ` +
+          `match ${selectorString(selector)} in namespace ${this.namespace}; it starts exactly one`,
+      );
+    }
+    const job = jobFromCronJob(found[0], randomBytes(3).toString("hex").slice(0, 5));
+    try {
+      return await bounded(
+        `creating Job ${this.namespace}/${job.metadata!.name}`,
+        this.batch.createNamespacedJob({ namespace: this.namespace, body: job }),
+      );
+    } catch (e) {
+      // The API client's error (ApiException) by its shape: packages/kube may load its own copy.
+      if ((e as { code?: unknown }).code === 403) {
+        throw new Error(
+          `startCronJob: the API server refused to create Job ${job.metadata!.name} in namespace ` +
+            `${this.namespace} (403): the suite's Role needs create on batch jobs; add ` +
+            `{apiGroups: [batch], resources: [jobs], verbs: [create]} to inception:suite.rules`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+
+  /**
    * Writes what Kubernetes knows about a test into `dir`: every pod, job, cronjob and (where the
    * cluster serves them) MPIJob labelled
    * with one of the test's action ids (`action-id` or `parent-action-id`) or its client id — each
@@ -134,6 +173,32 @@ export class KubeHarness extends KubeClient {
       await write(`pod.${pod.metadata?.name ?? ""}.${container}.log`, log);
     }
   }
+}
+
+/**
+ * A Job for a run of `cron` started by hand, as kubectl makes one: `<cronjob>-manual-<suffix>`
+ * (cut to a Job name's 63 characters), the jobTemplate's labels, annotations and spec, owned by
+ * the CronJob (so deleting the CronJob deletes it, and the CronJob counts it as a run).
+ */
+export function jobFromCronJob(cron: V1CronJob, suffix: string): V1Job {
+  const name = cron.metadata?.name ?? "";
+  const tpl = cron.spec?.jobTemplate;
+  if (!tpl?.spec || !cron.metadata?.uid) {
+    throw new Error(`CronJob ${name} has no jobTemplate.spec or no uid: not one the API server returned`);
+  }
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name: `${name.slice(0, 63 - "-manual-".length - suffix.length)}-manual-${suffix}`,
+      labels: { ...tpl.metadata?.labels },
+      annotations: { ...tpl.metadata?.annotations, "cronjob.kubernetes.io/instantiate": "manual" },
+      ownerReferences: [
+        { apiVersion: "batch/v1", kind: "CronJob", name, uid: cron.metadata.uid, controller: true },
+      ],
+    },
+    spec: tpl.spec,
+  };
 }
 
 let instance: KubeHarness | undefined;

@@ -99,6 +99,12 @@ describe("stack config schema", () => {
       'inception:services[0].rules[0].resources has "*", which grants every resource',
     ],
     [
+      "a wildcard in the suite's rules",
+      "local",
+      { suite: { rules: [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["*"] }] } },
+      'inception:suite.rules[0].verbs has "*", which grants every verb in the namespace',
+    ],
+    [
       "duplicate service names",
       "local",
       {
@@ -149,6 +155,17 @@ describe("stack config schema", () => {
       ],
     });
     expect(c.services[0].rules).to.deep.equal([{ apiGroups: [""], resources: ["*"], verbs: ["*"] }]);
+  });
+
+  it("suite.rules: the project's suite may create Jobs (it starts CronJob runs); a suite of its own only reads", () => {
+    const create = [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }];
+    expect(load("local", {}).suite.rules).to.deep.equal(create);
+    expect(load("local", { suite: { dir: "tests/suites/mockinfra" } }).suite.rules).to.deep.equal([]);
+    expect(load("local", { suite: { rules: [] } }).suite.rules).to.deep.equal([]);
+    const own = [{ apiGroups: [""], resources: ["configmaps"], verbs: ["create"] }];
+    expect(load("local", { suite: { dir: "tests/suites/mockinfra", rules: own } }).suite.rules).to.deep.equal(
+      own,
+    );
   });
 
   it("parses Kubernetes label selectors", () => {

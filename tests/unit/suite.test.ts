@@ -23,6 +23,9 @@ const jobEnv = (job: Registered): Record<string, string | undefined> => {
 const hookSettings = (hook: Registered) =>
   decodeHookSettings(hook.inputs.environment as Record<string, string>);
 const meta = (r: Registered) => r.inputs.metadata as { name: string; annotations?: Obj; labels?: Obj };
+/** The suite's Role (what its ServiceAccount may do in the namespace). */
+const suiteRole = (run: { of(type: string): Registered[] }): Registered =>
+  run.of("kubernetes:rbac.authorization.k8s.io/v1:Role").find((r) => meta(r).name === "suite")!;
 
 describe("services under test and the suite run", () => {
   it("deploys the reference executor by default, wired to the outputs ConfigMap", async () => {
@@ -62,10 +65,10 @@ describe("services under test and the suite run", () => {
     expect(hook.secretInputs).to.include("environment");
     expect(run.exports.tests).to.deep.equal(FAKE_TESTS);
     expect(run.exports.artifactsDir).to.match(new RegExp(`artifacts/local/${run.exports.runId}$`));
-    const role = run
-      .of("kubernetes:rbac.authorization.k8s.io/v1:Role")
-      .find((r) => meta(r).name === "suite-reader")!;
-    expect(JSON.stringify(role.inputs.rules)).to.not.match(/create|delete|update|patch/);
+    // It reads; the project's suite also creates Jobs (its scheduled test starts a CronJob's run).
+    const rules = suiteRole(run).inputs.rules as { resources: string[]; verbs: string[] }[];
+    const writes = rules.filter((r) => r.verbs.some((v) => !["get", "list", "watch"].includes(v)));
+    expect(writes).to.deep.equal([{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }]);
   });
 
   it("with suite.shards, runs an Indexed Job of that many pods, split by the last kept run's durations", async () => {
@@ -263,6 +266,8 @@ describe("services under test and the suite run", () => {
     const env = jobEnv(run.of("kubernetes:batch/v1:Job")[0]);
     expect(env.SUITE_DIR).to.equal("/suite/project/tests/suites/mockinfra");
     expect(env.MOCHA_PARALLEL).to.equal("true");
+    // A suite of its own only reads, unless suite.rules says otherwise.
+    expect(JSON.stringify(suiteRole(run).inputs.rules)).to.not.match(/create|delete|update|patch/);
   });
 
   it("hands suite.env to the suite Job", async () => {
