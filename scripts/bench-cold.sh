@@ -8,7 +8,7 @@
 #          image rebuilt and pushed, the Deployment rolled, the suite run again, to the verdict.
 # Each up's wall time, its timeline (Pulumi's engine events) and its suite run's time go to $work;
 # the output ends with one JSON line (limits: cold 120 s, edit 45 s, from Step 14). Tears the
-# stack and its cluster down. Needs the toolchain. About 5 min here.
+# stack and its cluster down. Needs the toolchain. About 2 ½ min here.
 set -euo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
