@@ -39,6 +39,15 @@ export interface MockServicePort {
   nodePort?: number;
 }
 
+/**
+ * A mock's Service is not awaited: its workload's readiness probe (awaited) is what says the mock
+ * answers. Pulumi's own Service await adds a 10 s settle after every change of the Service's
+ * endpoints (pulumi-kubernetes, provider/pkg/await/service.go), which put 0–10 s after Kafka's
+ * readiness on every cold up's path to the suite. A selector that matches no pod, which that await
+ * caught, is tests/unit/mockinfra.test.ts's to catch.
+ */
+export const SERVICE_NO_AWAIT = { "pulumi.com/skipAwait": "true" };
+
 /** A Service selecting `component`'s pods; NodePort when any port has a nodePort. */
 export function mockService(
   name: string,
@@ -51,7 +60,7 @@ export function mockService(
   return new k8s.core.v1.Service(
     name,
     {
-      metadata: { name: component, namespace, labels: mockLabels(component) },
+      metadata: { name: component, namespace, labels: mockLabels(component), annotations: SERVICE_NO_AWAIT },
       spec: {
         type: nodePort ? "NodePort" : "ClusterIP",
         selector: mockLabels(component),

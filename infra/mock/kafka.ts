@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { containerSecurityContext, podSecurityContext } from "../security";
 import type { KafkaConfig, KafkaVersion } from "../config";
-import { mockLabels, mockService, serviceHost } from "./common";
+import { mockLabels, mockService, SERVICE_NO_AWAIT, serviceHost } from "./common";
 
 export const KAFKA_INTERNAL_PORT = 9092;
 export const KAFKA_EXTERNAL_PORT = 9094;
@@ -130,7 +130,7 @@ export class Kafka extends pulumi.ComponentResource {
       new k8s.core.v1.Service(
         `${name}-external`,
         {
-          metadata: { name: "kafka-external", namespace: ns, labels },
+          metadata: { name: "kafka-external", namespace: ns, labels, annotations: SERVICE_NO_AWAIT },
           spec: {
             type: "NodePort",
             selector: labels,

@@ -160,6 +160,36 @@ describe("mock infra", () => {
     }
   });
 
+  it("each mock Service selects the pods of a mock workload and is not awaited (the workload's readiness is)", async () => {
+    const run = await runStack("local", { "inception:mockInfra": { zookeeper: { enabled: true } } });
+    const podLabels = [
+      ...run.of("kubernetes:apps/v1:StatefulSet"),
+      ...run.of("kubernetes:apps/v1:Deployment"),
+    ]
+      .filter((w) => !meta(w).name.startsWith("executor"))
+      .map(
+        (w) =>
+          ((w.inputs.spec as Obj).template as { metadata: { labels: Record<string, string> } }).metadata
+            .labels,
+      );
+    const services = run.of("kubernetes:core/v1:Service");
+    expect(services.map((s) => meta(s).name).sort()).to.deep.equal([
+      "data-server",
+      "kafka",
+      "kafka-external",
+      "s3",
+      "zookeeper",
+    ]);
+    for (const svc of services) {
+      const selector = (svc.inputs.spec as { selector: Record<string, string> }).selector;
+      const selects = podLabels.filter((l) => Object.entries(selector).every(([k, v]) => l[k] === v));
+      expect(selects, `Service ${meta(svc).name} selects one mock's pods`).to.have.length(1);
+      expect((svc.inputs.metadata as { annotations?: Obj }).annotations).to.deep.include({
+        "pulumi.com/skipAwait": "true",
+      });
+    }
+  });
+
   it("installs configured CRDs and leaves out disabled mocks", async () => {
     const run = await runStack("local", {
       "inception:mockInfra": {
