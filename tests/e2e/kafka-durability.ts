@@ -2,7 +2,9 @@
  * The Kafka pod-kill probe, run as its own process by mockinfra.test.ts: keeps producing with
  * acks=all, deletes the broker pod after 20 acknowledged messages, keeps going until 20 more are
  * acknowledged once the replacement pod is Ready, then reads the topic back. Prints one JSON line
- * {acked, ackedByNewPod, killedAt, restartsBeforeKill, seen, strayErrors} on stdout.
+ * {acked, ackedByNewPod, killedAt, restartsBeforeKill, seen, strayErrors, failedSends, phasesMs}
+ * on stdout; phasesMs says when (ms from the start) the kill, the replacement's readiness, the last
+ * send and the read-back happened, so a slow run shows which of them it waited for.
  *
  * Why a process of its own: clients whose broker vanished reject promises nobody awaits any more
  * (kafkajs' "Closed connection" from a socket torn down mid-request). Inside mocha such a late
@@ -43,6 +45,10 @@ async function retrying<T>(what: string, f: () => Promise<T>, until: number): Pr
 }
 
 async function main(): Promise<void> {
+  const start = Date.now();
+  const phasesMs: Record<string, number> = {};
+  const mark = (phase: string): void => void (phasesMs[phase] = Date.now() - start);
+  let failedSends = 0;
   const deadline = Date.now() + 240000;
   const topic = `e2e-durable-${Date.now()}`;
   await retrying(
@@ -62,6 +68,7 @@ async function main(): Promise<void> {
   // A producer whose broker went away can stay "not connected": reconnect with a new one.
   let producer = kafka.producer();
   await retrying("connect the producer", () => producer.connect(), deadline);
+  mark("producing");
   const acked: number[] = [];
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
@@ -82,6 +89,7 @@ async function main(): Promise<void> {
         acked.push(i);
         break;
       } catch {
+        failedSends++;
         await producer.disconnect().catch(() => undefined);
         producer = kafka.producer();
         // connect() retries with backoff until the broker answers (or its retries run out).
@@ -95,15 +103,19 @@ async function main(): Promise<void> {
       restartsBeforeKill = (pod.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
       await core.deleteNamespacedPod({ name: "kafka-0", namespace, gracePeriodSeconds: 0 });
       killedAt = acked.length;
+      mark("killed");
     } else if (killedAt >= 0 && ackedByNewPod < 0 && Date.now() - lastPodCheck > 1000) {
       lastPodCheck = Date.now();
       const pod = await core.readNamespacedPod({ name: "kafka-0", namespace }).catch(() => undefined);
       const ready = pod?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
-      if (pod?.metadata?.uid !== undefined && pod.metadata.uid !== oldUid && ready)
+      if (pod?.metadata?.uid !== undefined && pod.metadata.uid !== oldUid && ready) {
         ackedByNewPod = acked.length;
+        mark("replacementReady");
+      }
     }
   }
   await producer.disconnect().catch(() => undefined);
+  mark("sent");
 
   const seen = new Set<number>();
   const consumer = kafka.consumer({ groupId: `${topic}-g` });
@@ -122,6 +134,7 @@ async function main(): Promise<void> {
       },
     });
   });
+  mark("readBack");
   await consumer.disconnect().catch(() => undefined);
   console.log(
     JSON.stringify({
@@ -131,6 +144,8 @@ async function main(): Promise<void> {
       restartsBeforeKill,
       seen: [...seen].sort((a, b) => a - b),
       strayErrors,
+      failedSends,
+      phasesMs,
     }),
   );
 }

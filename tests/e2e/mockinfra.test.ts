@@ -130,10 +130,16 @@ describe("mock infra, from the host", () => {
       restartsBeforeKill: number;
       seen: number[];
       strayErrors: number;
+      failedSends: number;
+      phasesMs: Record<string, number>;
     };
+    const phases = Object.entries(result.phasesMs)
+      .map(([p, ms]) => `${p} ${(ms / 1000).toFixed(1)} s`)
+      .join(", ");
     console.log(
       `      durability: ${result.acked.length} acknowledged, broker restarts before the kill: ` +
-        `${result.restartsBeforeKill}, stray client errors: ${result.strayErrors}`,
+        `${result.restartsBeforeKill}, stray client errors: ${result.strayErrors}, ` +
+        `failed sends: ${result.failedSends}; ${phases}`,
     );
     expect(result.killedAt).to.equal(20);
     // The replacement broker came up and took 20 more.
