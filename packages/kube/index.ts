@@ -335,8 +335,7 @@ export class KubeClient {
       const list = await this.custom.getAPIResources({ group: r.group, version: r.version });
       return list.resources.some((x) => x.name === r.plural);
     } catch (e) {
-      const code = e instanceof ApiException ? e.code : (e as { statusCode?: number })?.statusCode;
-      if (code === 404) return false;
+      if (httpStatus(e) === 404) return false;
       throw e;
     }
   }
@@ -438,7 +437,7 @@ export class KubeClient {
       };
 
       const fatal = (e: unknown): boolean => {
-        const code = e instanceof ApiException ? e.code : (e as { statusCode?: number })?.statusCode;
+        const code = httpStatus(e);
         if (code === 400 || code === 401 || code === 403 || code === 404) {
           finish(
             new KubeWaitError(`cannot wait for ${what} in namespace ${this.namespace}: ${errorText(e)}`),
@@ -595,6 +594,16 @@ export interface KubeEvent {
 function describe(info: KindInfo, x: KubernetesObject): string {
   const d = info.observe(x).detail;
   return x.metadata?.deletionTimestamp ? `${d} (terminating)` : d;
+}
+
+/**
+ * The HTTP status of an API error, if it has one: the client's ApiException (known by its shape,
+ * as a caller may load another copy of the client) or an error carrying a `statusCode`.
+ */
+export function httpStatus(e: unknown): number | undefined {
+  const { code, statusCode } = (e ?? {}) as { code?: unknown; statusCode?: unknown };
+  if (typeof code === "number") return code;
+  return typeof statusCode === "number" ? statusCode : undefined;
 }
 
 /** One line for an API error: the HTTP status and the server's message. */

@@ -23,7 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { KubeConfig, V1CronJob, V1Job, V1Pod } from "@kubernetes/client-node";
-import { bounded, KubeClient, selectorString, type Kind, type Selector } from "@inception/kube";
+import { bounded, httpStatus, KubeClient, selectorString, type Kind, type Selector } from "@inception/kube";
 import { addArtifactCollector, ArtifactContext } from "./hooks";
 
 export {
@@ -107,8 +107,7 @@ export class KubeHarness extends KubeClient {
         this.batch.createNamespacedJob({ namespace: this.namespace, body: job }),
       );
     } catch (e) {
-      // The API client's error (ApiException) by its shape: packages/kube may load its own copy.
-      if ((e as { code?: unknown }).code === 403) {
+      if (httpStatus(e) === 403) {
         throw new Error(
           `startCronJob: the API server refused to create Job ${job.metadata!.name} in namespace ` +
             `${this.namespace} (403): the suite's Role needs create on batch jobs; add ` +
