@@ -210,29 +210,45 @@ e2e_local_teardown() {
 # e2e steps: each check of an e2e script runs as `e2e_step "NAME" FUNCTION`, in a subshell with
 # errexit of its own, so that a failed step is recorded and the independent steps after it still
 # run (one failure must not hide the rest). Every step ends with one line "e2e step PASSED: NAME"
-# or "e2e step FAILED: NAME" (scripts/test.sh counts and names them); e2e_steps_verdict ends the
-# script's checks with the list of failed steps.
+# or "e2e step FAILED: NAME" (scripts/test.sh counts and names them); a failed step's last
+# E2E_WHY_LINES lines of output follow it as "e2e step why: …" lines, which scripts/test.sh repeats
+# under the step's name in its summary: a CI log may keep only its end, and the step's work folder
+# is gone with CI's clone. e2e_steps_verdict ends the script's checks with the list of failed steps.
 e2e_failed_steps=()
+E2E_WHY_LINES=${E2E_WHY_LINES:-25}
 e2e_step() {
-  local name=$1 rc t0
+  local name=$1 rc t0 log
   shift
   t0=$(date +%s)
+  log=$(mktemp)
   say "e2e step: $name"
   # Not in an `if`: errexit is ignored inside a condition, and the step relies on it.
   set +e
   (
     set -e
     "$@"
-  )
-  rc=$?
+  ) 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
   set -e
   if [ "$rc" -eq 0 ]; then
     say "e2e step PASSED: $name ($(($(date +%s) - t0))s)"
   else
     e2e_failed_steps+=("$name")
     say "e2e step FAILED: $name ($(($(date +%s) - t0))s)"
+    local line
+    while IFS= read -r line; do say "e2e step why: $line"; done < <(grep -v '^[[:space:]]*$' "$log" | tail -n "$E2E_WHY_LINES")
   fi
+  rm -f "$log"
   return 0
+}
+
+# e2e_step_why NAME LOG: the "e2e step why:" lines that follow step NAME's FAILED line in the e2e
+# script's output LOG, indented (scripts/test.sh's summary).
+e2e_step_why() {
+  awk -v n="] e2e step FAILED: $1 (" '
+    index($0, n) { f = 1; next }
+    f && /\] e2e step why: / { sub(/.*\] e2e step why: /, "    | "); print; next }
+    f { exit }' "$2"
 }
 
 # e2e_steps_verdict: exit 1 naming every failed step, or return when all passed.

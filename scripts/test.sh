@@ -12,7 +12,9 @@ set -uo pipefail
 cd "$INCEPTION_ROOT" || exit
 
 passed=0 failed=0 status=0
+# What failed, and for an e2e step its last words (its "e2e step why:" lines, scripts/lib.sh).
 failed_names=()
+declare -A failed_why=()
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -63,8 +65,10 @@ if [ -x scripts/e2e.sh ]; then
       p=$(grep -c '\] e2e step PASSED: ' "$out/e2e.log")
       f=$(grep -c '\] e2e step FAILED: ' "$out/e2e.log")
       passed=$((passed + p)); failed=$((failed + f))
-      while IFS= read -r name; do failed_names+=("scripts/$e2e: $name"); done \
-        < <(sed -n 's/.*\] e2e step FAILED: \(.*\) ([0-9]*s)$/\1/p' "$out/e2e.log")
+      while IFS= read -r name; do
+        failed_names+=("scripts/$e2e: $name")
+        failed_why["scripts/$e2e: $name"]=$(e2e_step_why "$name" "$out/e2e.log")
+      done < <(sed -n 's/.*\] e2e step FAILED: \(.*\) ([0-9]*s)$/\1/p' "$out/e2e.log")
       if [ "$rc" -ne 0 ]; then
         status=1
         if [ "$f" -eq 0 ]; then failed=$((failed + 1)); failed_names+=("scripts/$e2e (outside its steps: see its log)"); fi
@@ -79,6 +83,9 @@ else
   echo "!!!!! E2E TIER NOT RUN: scripts/e2e.sh does not exist yet !!!!!"
 fi
 
-for name in "${failed_names[@]}"; do echo "FAILED: $name"; done
+for name in "${failed_names[@]}"; do
+  echo "FAILED: $name"
+  [ -z "${failed_why[$name]:-}" ] || printf '%s\n' "${failed_why[$name]}"
+done
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -39,6 +39,36 @@ echo "not reached: the verdict exits"`);
     expect(r.out).to.not.contain("not reached");
   });
 
+  it("follows a failed step with its last lines, which the summary of npm test repeats under its name", () => {
+    const r = steps(`
+E2E_WHY_LINES=3
+noisy() { for i in 1 2 3 4 5; do echo "line $i"; done; echo "stderr too" >&2; die "the up of a failed"; }
+e2e_step "noisy" noisy
+e2e_step "quiet" true
+log=$(mktemp)
+# What scripts/test.sh reads: the script's whole output.
+{ e2e_step "noisy again" noisy; e2e_step "after" true; } >"$log" 2>&1
+echo "SUMMARY"
+e2e_step_why "noisy again" "$log"
+echo "NONE"
+e2e_step_why "after" "$log"
+rm -f "$log"`);
+    expect(r.status).to.equal(0);
+    const [run, summary] = r.out.split("SUMMARY\n");
+    // The step's output still streams, and its last 3 lines follow its FAILED line.
+    expect(run).to.contain("line 1\n");
+    const why = run
+      .split("\n")
+      .filter((l) => l.includes("e2e step why: "))
+      .map((l) => l.replace(/^.*e2e step why: /, ""));
+    expect(why).to.deep.equal(["line 5", "stderr too", "[inception] ERROR: the up of a failed"]);
+    expect(run.indexOf("e2e step why: line 5")).to.be.greaterThan(run.indexOf("e2e step FAILED: noisy ("));
+    expect(run).to.not.match(/PASSED: quiet[^\n]*\n[^\n]*why/);
+    expect(summary).to.equal(
+      "    | line 5\n    | stderr too\n    | [inception] ERROR: the up of a failed\nNONE\n",
+    );
+  });
+
   it("passes when every step passed", () => {
     const r = steps(`
 e2e_step "only" true
