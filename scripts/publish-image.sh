@@ -9,10 +9,45 @@
 # With FAILURE_AS_DATA=1 a failure does not fail the command: it writes a fresh token to RETRY_FILE
 # (the image's next publish is then due, see infra/publish.ts) and prints PUBLISH_FAILED_MARK as its
 # last line on stdout, exit 0; its reasons are on stderr, as always.
+# Stacks updating at once on one host share its docker engine, the build contexts of the checkout
+# (a preparation rewrites node_modules and dist) and the registry's tags. So a context is prepared
+# and built by one publish at a time, and an image pushed by one at a time; the next one finds the
+# registry holding the very image (its config digest is the image's ID) and pushes nothing. Two
+# pushes of one image at once are the race distribution's filesystem storage loses (it rewrites a
+# blob's link files in place, and a reader in between finds them empty; distribution#4489).
 # A file, not an inline script: a failed command resource echoes its create command in the error.
 set -euo pipefail
 PUBLISH_FAILED_MARK="inception-publish-failed:"
+LOCKS="${INCEPTION_CACHE:-${HOME:?neither INCEPTION_CACHE nor HOME is set: no place for the publish locks}/.cache/inception}/locks"
+
+# hold KEY WHAT: holds this host's lock of KEY until the script ends or `release` (one at a time),
+# saying what it waits for while another publish holds it.
+hold() {
+  mkdir -p "$LOCKS"
+  exec {held}>"$LOCKS/publish-$(printf '%s' "$1" | sha256sum | cut -c1-16).lock"
+  flock -n "$held" && return
+  echo "inception: waiting for another publish on this host ($2)" >&2
+  flock "$held"
+}
+release() {
+  [ -z "${held:-}" ] || exec {held}>&-
+  held=""
+}
+
+# registry_has: the registry holds IMAGE's tag as this very image. The daemon treats localhost
+# registries as plain HTTP; `docker manifest` must be told so.
+registry_has() {
+  local id remote insecure=()
+  case "$registry_host" in localhost:* | localhost | 127.*) insecure=(--insecure) ;; esac
+  id=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null) || return 1
+  remote=$(docker manifest inspect "${insecure[@]}" "$IMAGE" 2>/dev/null |
+    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      try { process.stdout.write(String(JSON.parse(s).config.digest ?? "")); } catch {} })') || return 1
+  [ -n "$id" ] && [ "$id" = "$remote" ]
+}
+
 publish() {
+  if [ -n "${CONTEXT:-}" ] && [ -z "${SOURCE_IMAGE:-}" ]; then hold "context $CONTEXT" "preparing and building $CONTEXT"; fi
   if [ -n "${SOURCE_IMAGE:-}" ]; then
     if ! docker image inspect "$SOURCE_IMAGE" >/dev/null 2>&1; then
       echo "inception: pulling $SOURCE_IMAGE" >&2
@@ -42,6 +77,7 @@ publish() {
     while IFS= read -r a; do [ -n "$a" ] && args+=(--build-arg "$a"); done <<<"${BUILD_ARGS:-}"
     echo "inception: building $IMAGE from $CONTEXT" >&2
     docker build -t "$IMAGE" -f "$CONTEXT/$DOCKERFILE" "${args[@]}" "$CONTEXT" >&2
+    release
   fi
   if [ "$TARGET" = local ]; then
     :
@@ -68,8 +104,13 @@ publish() {
       out=$(printf '%s' "$REGISTRY_PASSWORD" | docker login --username "$REGISTRY_USERNAME" --password-stdin "$registry_host" 2>&1) ||
         refused "the login of $REGISTRY_USERNAME" "$out"
     fi
-    echo "inception: pushing $IMAGE" >&2
-    out=$(docker push "$IMAGE" 2>&1) || refused "the push of $IMAGE" "$out"
+    hold "image $IMAGE" "pushing $IMAGE"
+    if registry_has; then
+      echo "inception: $registry_host holds $IMAGE already" >&2
+    else
+      echo "inception: pushing $IMAGE" >&2
+      out=$(docker push "$IMAGE" 2>&1) || refused "the push of $IMAGE" "$out"
+    fi
   fi
   echo "$IMAGE"
 }

@@ -162,6 +162,8 @@ describe("publish: preparing the build context (scripts/publish-image.sh)", () =
         env: {
           PATH: `${fake}/bin:/usr/bin:/bin`,
           FAKE: fake,
+          // Where the publish's host-wide locks go.
+          INCEPTION_CACHE: fake,
           IMAGE: "inception/svc:abc",
           CONTEXT: ctx,
           DOCKERFILE: "Dockerfile",

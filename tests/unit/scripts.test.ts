@@ -3,7 +3,7 @@
  * `docker` CLIs that record their calls (the real ones are exercised by the e2e tier).
  */
 import { expect } from "chai";
-import { spawnSync } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -36,12 +36,40 @@ if [ "$1" = login ]; then
 fi
 [ "$1" = push ] && [ -n "\${FAIL_PUSH:-}" ] && { echo "$FAIL_PUSH" >&2; exit 1; }
 [ "$1" = build ] && [ -n "\${FAIL_BUILD:-}" ] && { echo "#5 RUN npm ci" >&2; echo "$FAIL_BUILD" >&2; exit 17; }
+# The registry: a file per pushed image, holding its image ID (the config digest of its manifest).
+ref="\${*: -1}"; stored="$FAKE/registry/$(printf '%s' "$ref" | tr '/:' '__')"
+if [ "$1 $2" = "image inspect" ] && [ "$3" = -f ]; then echo "\${FAKE_IMAGE_ID:-sha256:local}"; exit 0; fi
+if [ "$1 $2" = "manifest inspect" ]; then
+  [ -f "$stored" ] || { echo "no such manifest: $ref" >&2; exit 1; }
+  printf '{"schemaVersion":2,"config":{"digest":"%s"}}\n' "$(cat "$stored")"; exit 0
+fi
+# HOLD_AT=push|build: the first such call holds until FAKE/release exists; another one meanwhile
+# is an overlap, logged as such.
+if [ "$1" = "\${HOLD_AT:-}" ]; then
+  if mkdir "$FAKE/holding" 2>/dev/null; then
+    for _ in $(seq 1 400); do [ -f "$FAKE/release" ] && break; sleep 0.05; done
+    [ -f "$FAKE/release" ] || { echo "fake docker: never released" >&2; exit 1; }
+    echo "$1 held, then released" >>"$FAKE/log"
+    rmdir "$FAKE/holding"
+  else
+    echo "$1 OVERLAPPING the held one" >>"$FAKE/log"
+  fi
+fi
+[ "$1" = push ] && { mkdir -p "$FAKE/registry"; echo "\${FAKE_IMAGE_ID:-sha256:local}" >"$stored"; }
 exit 0
 `;
+
+/** A script started in the background, its stderr collected as it comes. */
+interface Started {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
 
 function sandbox(): {
   dir: string;
   run: (script: string, env: Record<string, string>) => ReturnType<typeof spawnSync>;
+  start: (script: string, env: Record<string, string>) => Started;
   log: () => string[];
 } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-fake-"));
@@ -49,15 +77,34 @@ function sandbox(): {
   fs.writeFileSync(path.join(dir, "bin", "kind"), FAKE_KIND, { mode: 0o755 });
   fs.writeFileSync(path.join(dir, "bin", "docker"), FAKE_DOCKER, { mode: 0o755 });
   fs.writeFileSync(path.join(dir, "log"), "");
+  // The host-wide locks of the publishes (INCEPTION_CACHE/locks) are the sandbox's own.
+  const env = (extra: Record<string, string>): Record<string, string> => ({
+    PATH: `${dir}/bin:${path.dirname(process.execPath)}:/usr/bin:/bin`,
+    FAKE: dir,
+    INCEPTION_CACHE: dir,
+    ...extra,
+  });
   return {
     dir,
-    run: (script, env) =>
-      spawnSync("/bin/bash", ["-c", script], {
-        env: { PATH: `${dir}/bin:/usr/bin:/bin`, FAKE: dir, ...env },
-        encoding: "utf8",
-      }),
+    run: (script, extra) => spawnSync("/bin/bash", ["-c", script], { env: env(extra), encoding: "utf8" }),
+    start: (script, extra) => {
+      const child = spawn("/bin/bash", ["-c", script], { env: env(extra) });
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      return { child, stderr: () => stderr, exit };
+    },
     log: () => fs.readFileSync(path.join(dir, "log"), "utf8").trim().split("\n").filter(Boolean),
   };
+}
+
+/** Waits until `ready()` holds, polling; fails naming what it waited for after `ms`. */
+async function until(what: string, ready: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 const KIND_ENV = { CLUSTER: "c1", KIND_CONFIG: '{"kind":"Cluster"}\n', WORKERS: "2", WAIT_SECONDS: "120" };
@@ -136,13 +183,15 @@ describe("image publishing", () => {
     const reg = { ...base, IMAGE: "reg:5000/inception/svc:abc", TARGET: "registry" };
     const ok = s.run(PUBLISH_SCRIPT, reg);
     expect(ok.status).to.equal(0);
-    expect(s.log()[1]).to.equal("docker push reg:5000/inception/svc:abc");
+    expect(s.log()).to.include("docker push reg:5000/inception/svc:abc");
     expect(
       s.log().some((l) => l.startsWith("docker login")),
       "no credentials: no login",
     ).to.equal(false);
+    // Another build under the tag: the registry's is not this one, so it is pushed.
     const denied = s.run(PUBLISH_SCRIPT, {
       ...reg,
+      FAKE_IMAGE_ID: "sha256:other",
       FAIL_PUSH: "denied: requested access to the resource is denied",
     });
     expect(denied.status).to.not.equal(0);
@@ -151,6 +200,7 @@ describe("image publishing", () => {
     );
     const down = s.run(PUBLISH_SCRIPT, {
       ...reg,
+      FAKE_IMAGE_ID: "sha256:other",
       FAIL_PUSH: 'Get "http://reg:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused',
     });
     expect(down.status).to.not.equal(0);
@@ -246,6 +296,70 @@ describe("image publishing", () => {
     expect(r.stdout).to.equal("");
     expect(fs.existsSync(retry)).to.equal(false);
   });
+
+  it("pushes nothing when the registry holds this very image under its tag, and pushes over another", () => {
+    const s = sandbox();
+    const reg = { ...base, IMAGE: "localhost:5001/inception/svc:abc", TARGET: "registry" };
+    expect(s.run(PUBLISH_SCRIPT, reg).status).to.equal(0);
+    const again = s.run(PUBLISH_SCRIPT, reg);
+    expect(again.status).to.equal(0);
+    expect(again.stdout).to.equal("localhost:5001/inception/svc:abc\n");
+    expect(again.stderr).to.contain(
+      "inception: localhost:5001 holds localhost:5001/inception/svc:abc already",
+    );
+    // A localhost registry is plain HTTP to the daemon: `docker manifest` is told so.
+    expect(s.log()).to.include("docker manifest inspect --insecure localhost:5001/inception/svc:abc");
+    expect(s.log().filter((l) => l.startsWith("docker push"))).to.have.length(1);
+    const other = s.run(PUBLISH_SCRIPT, { ...reg, FAKE_IMAGE_ID: "sha256:rebuilt" });
+    expect(other.status).to.equal(0);
+    expect(s.log().filter((l) => l.startsWith("docker push"))).to.have.length(2);
+  });
+
+  // Stacks updating at once on one host (devo CI runs, bench:stacks) publish the same images.
+  for (const c of [
+    {
+      what: "one image: pushed by one at a time, the second finds it in the registry",
+      at: "push",
+      second: { IMAGE: "reg:5000/inception/svc:abc" },
+      waits: "pushing reg:5000/inception/svc:abc",
+    },
+    {
+      what: "one build context: prepared and built by one at a time",
+      at: "build",
+      second: { IMAGE: "inception/svc:abc", TARGET: "local" },
+      waits: "preparing and building /ctx",
+    },
+  ]) {
+    it(`two publishes at once on one host, ${c.what}`, async () => {
+      const s = sandbox();
+      const env = { ...base, IMAGE: "reg:5000/inception/svc:abc", TARGET: "registry", HOLD_AT: c.at };
+      const first = s.start(PUBLISH_SCRIPT, env);
+      await until(`the first publish's docker ${c.at}`, () => fs.existsSync(path.join(s.dir, "holding")));
+      const second = s.start(PUBLISH_SCRIPT, { ...env, ...c.second });
+      let secondDone = false;
+      void second.exit.then(() => (secondDone = true));
+      await until(
+        "the second publish to wait, or to end",
+        () => second.stderr().includes("waiting") || secondDone,
+      );
+      fs.writeFileSync(path.join(s.dir, "release"), "");
+      expect(await first.exit, first.stderr()).to.equal(0);
+      expect(await second.exit, second.stderr()).to.equal(0);
+      expect(second.stderr()).to.contain(`inception: waiting for another publish on this host (${c.waits})`);
+      const log = s.log();
+      expect(log.filter((l) => l.includes("OVERLAPPING"))).to.deep.equal([]);
+      const released = log.indexOf(`${c.at} held, then released`);
+      expect(released).to.be.greaterThan(-1);
+      if (c.at === "push") {
+        expect(log.filter((l) => l.startsWith("docker push"))).to.have.length(1);
+        expect(second.stderr()).to.contain("inception: reg:5000 holds reg:5000/inception/svc:abc already");
+      } else {
+        expect(
+          log.lastIndexOf("docker build -t inception/svc:abc -f /ctx/Dockerfile /ctx"),
+        ).to.be.greaterThan(released);
+      }
+    });
+  }
 
   it("tags by content: changes with a file, ignores .dockerignore'd files", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inception-ctx-"));
