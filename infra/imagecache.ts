@@ -13,6 +13,8 @@
  * the node image already); a push does not need the cluster, so it runs while kind creates it.
  */
 import * as command from "@pulumi/command";
+import * as fs from "fs";
+import * as path from "path";
 
 /** The cache's container (and, with `-data`, its volume): one for every local stack here. */
 export const IMAGE_CACHE_NAME = "inception-image-cache";
@@ -22,15 +24,21 @@ export function imageCacheRegistry(port: number): string {
   return `localhost:${port}`;
 }
 
+/** The containerd mirror entry's template, which scripts/registry.sh --print-containerd-patch fills too. */
+const CONTAINERD_MIRROR = fs.readFileSync(
+  path.resolve(__dirname, "..", "scripts", "containerd-mirror.toml"),
+  "utf8",
+);
+
 /**
  * The kind config's containerd patch: a node pulls `localhost:<port>/…` from the cache by its name
- * on the kind network (the same form as scripts/registry.sh --print-containerd-patch, for the
- * node image's containerd 1.6, which sets no config_path; docs/registry.md).
+ * on the kind network (for the node image's containerd 1.6, which sets no config_path;
+ * docs/registry.md).
  */
 export function imageCacheContainerdPatch(port: number): string {
-  return (
-    `[plugins."io.containerd.grpc.v1.cri".registry.mirrors."${imageCacheRegistry(port)}"]\n` +
-    `  endpoint = ["http://${IMAGE_CACHE_NAME}:5000"]\n`
+  return CONTAINERD_MIRROR.replace("@REGISTRY@", imageCacheRegistry(port)).replace(
+    "@ENDPOINT@",
+    `http://${IMAGE_CACHE_NAME}:5000`,
   );
 }
 

@@ -30,13 +30,12 @@ CACHE="$INCEPTION_CACHE/registry"
 URL="http://127.0.0.1:$PORT/v2/"
 GENERATION_LABEL="io.inception.registry.generation"
 
-# The mirror entry for containerd 1.6 (our node image sets no config_path, so this form is accepted).
-# Nodes resolve inception-registry through docker's DNS on the kind network.
+# The mirror entry for containerd 1.6 (our node image sets no config_path, so this form is accepted),
+# from the template infra/imagecache.ts fills too. Nodes resolve the registry's name through
+# docker's DNS on the kind network.
 containerd_patch() {
-  cat <<EOF
-[plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:$PORT"]
-  endpoint = ["http://$NAME:5000"]
-EOF
+  sed -e "s|@REGISTRY@|localhost:$PORT|" -e "s|@ENDPOINT@|http://$NAME:5000|" \
+    "$INCEPTION_ROOT/scripts/containerd-mirror.toml"
 }
 
 # http_code [USER:PASSWORD]: the registry's answer to GET /v2/ (000 when nothing answers).

@@ -31,6 +31,14 @@ describe("image cache: what its start prints", () => {
       `[plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:5002"]\n` +
         `  endpoint = ["http://${IMAGE_CACHE_NAME}:5000"]\n`,
     );
+    // The devo registry's patch (scripts/lib-devo.sh) is the same entry, filled by the script.
+    const printed = spawnSync("bash", ["scripts/registry.sh", "--print-containerd-patch"], {
+      cwd: path.resolve(__dirname, "../.."),
+      env: { ...process.env, INCEPTION_REGISTRY_NAME: IMAGE_CACHE_NAME, INCEPTION_REGISTRY_PORT: "5002" },
+      encoding: "utf8",
+    });
+    expect(printed.status, printed.stderr).to.equal(0);
+    expect(printed.stdout).to.equal(imageCacheContainerdPatch(5002));
   });
 });
 
