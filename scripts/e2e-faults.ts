@@ -193,7 +193,15 @@ export interface Observation {
   /** The run folder the up printed, if any. */
   runDir?: string;
   /** verdict.json of that folder. */
-  verdict?: { ok: boolean; cause: string; reason: string; durationMs: number; runId: string };
+  verdict?: {
+    ok: boolean;
+    cause: string;
+    reason: string;
+    durationMs: number;
+    runId: string;
+    /** The failed tests the run's results.json lists (title, message). */
+    failures?: { title: string; message: string }[];
+  };
   artifacts: Record<Artifact, boolean>;
   suiteLog: string;
   serviceLogs: string;
@@ -237,6 +245,23 @@ function observedText(o: Observation): string {
   return `no run folder (up exit ${o.upExit})`;
 }
 
+/** Characters of a failed test's message a row keeps: its first line, cut. */
+const FAILURE_MESSAGE_CHARS = 300;
+
+/**
+ * The failed tests of an unexpected verdict, by title and first line of message: a CI log may keep
+ * only the end of the table, and the run folder goes with CI's clone.
+ */
+function failuresText(failures: { title: string; message: string }[] | undefined): string {
+  if (!failures || failures.length === 0) return "";
+  const one = (f: { title: string; message: string }) => {
+    const first = f.message.split("\n")[0] ?? "";
+    const cut = first.length > FAILURE_MESSAGE_CHARS ? `${first.slice(0, FAILURE_MESSAGE_CHARS)}…` : first;
+    return `${f.title}: ${cut}`;
+  };
+  return ` (failed: ${failures.map(one).join("; ")})`;
+}
+
 /** The fault's row: what was expected, what happened, and every reason it failed. */
 export function judge(fault: string, def: FaultDef, o: Observation): FaultRow {
   const problems: string[] = [];
@@ -265,7 +290,9 @@ export function judge(fault: string, def: FaultDef, o: Observation): FaultRow {
     } else {
       verdictSeconds = Math.round(o.verdict.durationMs / 1000);
       if (!e.causes.includes(o.verdict.cause))
-        problems.push(`expected ${e.causes.join(" or ")}, got ${o.verdict.cause}`);
+        problems.push(
+          `expected ${e.causes.join(" or ")}, got ${o.verdict.cause}${failuresText(o.verdict.failures)}`,
+        );
       if (o.verdict.ok !== (o.upExit === 0))
         problems.push(`the up exited ${o.upExit} on a ${o.verdict.ok ? "green" : "red"} verdict`);
       if (o.deadlineSeconds !== undefined && verdictSeconds > o.deadlineSeconds + VERDICT_SLACK_S)
@@ -339,6 +366,16 @@ function serviceLogFiles(runDir: string): { name: string; text: string }[] {
     .map((f) => ({ name: f, text: readText(path.join(dir, f)) }));
 }
 
+/** The failed tests results.json of a run folder lists, as far as they have a title and a message. */
+function failuresOf(results: unknown): { title: string; message: string }[] {
+  const list = (results as { failures?: unknown } | undefined)?.failures;
+  if (!Array.isArray(list)) return [];
+  return list.map((f: { title?: unknown; message?: unknown }) => ({
+    title: String(f?.title ?? "?"),
+    message: String(f?.message ?? ""),
+  }));
+}
+
 /** What the files say: the up's log, its run folder, the stack outputs. */
 export function observe(a: {
   log: string;
@@ -368,6 +405,7 @@ export function observe(a: {
             reason: String(v.reason),
             durationMs: Number(v.durationMs),
             runId: String(v.runId),
+            failures: failuresOf(runDir ? readJson(path.join(runDir, "results.json")) : undefined),
           },
         }
       : {}),

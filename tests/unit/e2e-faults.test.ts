@@ -110,6 +110,15 @@ describe("e2e:faults judge (scripts/e2e-faults.ts)", () => {
   it("fails another cause, a verdict past its deadline + 30 s, or an up exit that contradicts it", () => {
     const def = FAULTS["open-handle"];
     expect(judge("open-handle", def, red("deadline")).problems[0]).to.equal("expected passed, got deadline");
+    // A red run's failed tests are named, each by its title and the first line of its message.
+    const failed = red("tests-failed");
+    failed.verdict!.failures = [
+      { title: "executor: run a job creates the Job", message: "waited 60 s for the Job\n  at stack" },
+      { title: "s3: lists", message: "x".repeat(400) },
+    ];
+    expect(judge("open-handle", def, failed).problems[0]).to.equal(
+      `expected passed, got tests-failed (failed: executor: run a job creates the Job: waited 60 s for the Job; s3: lists: ${"x".repeat(300)}…)`,
+    );
     const slow = judge("open-handle", def, run({ verdict: { ...run().verdict!, durationMs: 91_000 } }));
     expect(slow.problems).to.deep.equal(["verdict after 91 s (deadline 60 s + 30 s)"]);
     const lied = judge("open-handle", def, run({ upExit: 255 }));
@@ -261,6 +270,17 @@ describe("e2e:faults table", () => {
       ],
     );
     expect(bad.status).to.equal(1);
+    expect(bad.stdout).to.contain("expected passed, got crashed;");
+    // The failed tests of the run folder's results.json are named in an unexpected verdict.
+    fs.writeFileSync(
+      path.join(runDir, "results.json"),
+      JSON.stringify({ passed: 0, failed: 1, failures: [{ title: "s3: lists", message: "boom\nstack" }] }),
+    );
+    const named = cli(
+      ...["observe", "--fault", "open-handle", "--rows", path.join(dir, "other-rows.jsonl")],
+      ...["--log", path.join(dir, "up.log"), "--exit", "255", "--up-seconds", "70"],
+    );
+    expect(named.stdout).to.contain("expected passed, got crashed (failed: s3: lists: boom)");
     const skipped = cli("not-run", "--fault", "docker-restart", "--rows", rowsFile, "--why", "shared engine");
     expect(skipped.status).to.equal(0);
     const blocked = cli(
