@@ -5,6 +5,7 @@
 import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import * as net from "node:net";
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
@@ -312,6 +313,45 @@ describe("harness (component, real broker)", () => {
       await admin.disconnect();
     }
   });
+
+  it("starts once a broker that was not there yet answers, within its start deadline (a restarted cluster)", async () => {
+    // The broker's bootstrap address opens after kafkajs's own connection retries (about 10 s)
+    // are spent: only the harness's deadline keeps it trying.
+    const s = settings();
+    const [host, port] = s.kafkaBootstrapServers[0].split(":");
+    const proxy = net.createServer((client) => {
+      const broker = net.connect(Number(port), host);
+      client.pipe(broker).pipe(client);
+      client.on("error", () => broker.destroy());
+      broker.on("error", () => client.destroy());
+    });
+    const free = net.createServer();
+    await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve));
+    const late = (free.address() as net.AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const opensAfterMs = 12_000;
+    const opening = setTimeout(() => proxy.listen(late, "127.0.0.1"), opensAfterMs);
+    const suffix = randomUUID().slice(0, 8);
+    const profile = baiProfile({
+      fetcher: `late-f-${suffix}`,
+      executor: `late-e-${suffix}`,
+      status: `late-s-${suffix}`,
+      cmdSubmit: `late-c-${suffix}`,
+      cmdReturn: `late-r-${suffix}`,
+    });
+    const t0 = Date.now();
+    try {
+      const h2 = await KafkaHarness.start(
+        { ...s, kafkaBootstrapServers: [`127.0.0.1:${late}`], startTimeoutMs: 40_000 },
+        profile,
+      );
+      await h2.stop();
+      expect(Date.now() - t0).to.be.at.least(opensAfterMs);
+    } finally {
+      clearTimeout(opening);
+      proxy.close();
+    }
+  }).timeout(60_000);
 
   describe("cost per test", () => {
     it("joined the consumer group once for the whole run", () => {

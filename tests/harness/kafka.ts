@@ -167,13 +167,26 @@ export class KafkaHarness {
     const h = new KafkaHarness(settings, list, admin, producer, consumer);
     const topics = [...h.topics];
 
+    let lastError: string | undefined;
     const deadline = withTimeout(settings.startTimeoutMs, () => {
-      return `the Kafka harness did not start within ${settings.startTimeoutMs} ms (brokers ${settings.kafkaBootstrapServers.join(",")}; see ${logFile})`;
+      const last = lastError ? `; last error: ${lastError}` : "";
+      return `the Kafka harness did not start within ${settings.startTimeoutMs} ms (brokers ${settings.kafkaBootstrapServers.join(",")}${last}; see ${logFile})`;
     });
     try {
       await deadline.race(
         (async () => {
-          await admin.connect();
+          // Until the start deadline, not only kafkajs's few retries (about 10 s): a broker coming
+          // back (a restarted cluster) is unresolvable until its pod is Ready again.
+          for (;;) {
+            try {
+              await admin.connect();
+              break;
+            } catch (e) {
+              lastError = (e as Error).message;
+              if (Date.now() - t0 + CONNECT_PAUSE_MS >= settings.startTimeoutMs) throw e;
+              await new Promise((r) => setTimeout(r, CONNECT_PAUSE_MS));
+            }
+          }
           if (o.createTopics ?? true) {
             const existing = new Set(await admin.listTopics());
             const missing = topics.filter((t) => !existing.has(t));
@@ -549,6 +562,9 @@ export class KafkaHarness {
 function readTopics(settings: Settings, profiles: readonly Profile[]): string[] {
   return [...new Set([...profiles.flatMap((p) => Object.values(p.topics)), ...settings.extraTopics])];
 }
+
+/** Pause between two attempts to connect while the harness starts. */
+const CONNECT_PAUSE_MS = 500;
 
 /** Runs `fn` again (every 100 ms, up to 10 s) while it fails with an error Kafka calls retriable. */
 async function retrying<T>(fn: () => Promise<T>): Promise<T> {

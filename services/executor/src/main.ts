@@ -86,6 +86,15 @@ async function main(): Promise<void> {
     retry: { retries: 10 },
   });
 
+  // Alive from the start, Ready once the group is joined: while the broker is still coming up (a
+  // restarted cluster) the liveness probe must not kill a process that is only waiting for it.
+  let ready = false;
+  const server = http.createServer((req, res) => {
+    const ok = req.url === "/healthz" || (req.url === "/ready" && ready);
+    res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(ok ? "ok\n" : "not ready\n");
+  });
+  server.listen(config.healthPort);
+
   // The topics must exist: auto creation is off, and a missing one should stop us with its name.
   const admin = kafka.admin();
   await admin.connect();
@@ -116,7 +125,6 @@ async function main(): Promise<void> {
     log,
   );
 
-  let ready = false;
   // A stop (SIGTERM: every rollout) leaves the group only once the fetch in flight returns, which an
   // idle topic makes wait the broker's whole long poll: kafkajs's default 5 s, on every rollout
   // (Recreate: the new pod starts after the old one is gone). Half a second, as the harness's.
@@ -134,12 +142,6 @@ async function main(): Promise<void> {
     log.error("consumer crashed", { error: String(e.payload.error), restart: e.payload.restart });
     if (!e.payload.restart) shutdown(1);
   });
-
-  const server = http.createServer((req, res) => {
-    const ok = req.url === "/healthz" || (req.url === "/ready" && ready);
-    res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(ok ? "ok\n" : "not ready\n");
-  });
-  server.listen(config.healthPort);
 
   const watcher = new RunWatcher(kc, config.namespace, (job) => executor.onScheduledRun(job), log);
 
