@@ -232,6 +232,7 @@ export = async () => {
           spawnedSelector: svc.spawnedSelector,
           readyTimeoutSeconds: svc.readyTimeoutSeconds,
         })),
+        mockInfra: mockInfra.workloads,
         // Components: waiting for one waits for all its children: the mocks Ready, the services'
         // Deployments applied (the hook waits for them to be Ready).
         after: [...servicesUnderTest, mockInfra],

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { MockInfraConfig } from "../config";
 import { MOCK_CONTRACT, MockEndpoints, OUTPUTS_CONFIGMAP, OUTPUTS_SECRET } from "../contract";
 import { PublishTarget, PublishedImage } from "../publish";
+import { mockLabels } from "./common";
 import { CrdDocument, MockCrds } from "./crds";
 import { DataServer } from "./dataserver";
 import { MockImage, mockImage } from "./images";
@@ -51,11 +52,30 @@ export interface MockInfraArgs {
   sharedCluster?: boolean;
 }
 
+/** A mock's workload, as the suite hook finds its pods. */
+export interface MockWorkload {
+  name: string;
+  podSelector: string;
+}
+
+/** The label selector of a mock component's pods. */
+function podSelector(component: string): string {
+  return Object.entries(mockLabels(component))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
 export class MockInfra extends pulumi.ComponentResource {
   /** Every endpoint; resolves once all enabled mocks are Ready. */
   readonly endpoints: pulumi.Output<MockEndpoints>;
   /** The outputs ConfigMap's name; resolves once all enabled mocks are Ready. */
   readonly outputsConfigMap: pulumi.Output<string>;
+  /**
+   * Each enabled mock's workload, by its pods' labels: what the suite hook waits to be Ready before
+   * a run, since Pulumi awaits a mock only when it changes it (an engine restart, a crashed broker
+   * leave an unchanged one not Ready).
+   */
+  readonly workloads: MockWorkload[] = [];
 
   constructor(name: string, args: MockInfraArgs, opts: pulumi.ComponentResourceOptions) {
     super("inception:mock:MockInfra", name, {}, opts);
@@ -86,6 +106,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(kafka.ready);
+      this.workloads.push({ name: "kafka", podSelector: podSelector("kafka") });
       endpoints.kafka_bootstrap_servers = kafka.bootstrapServers;
       if (exposeOnHost) endpoints.kafka_bootstrap_servers_external = kafka.externalBootstrapServers;
       endpoints.kafka_topics = c.kafka.topics.map((t) => t.name).join(",");
@@ -97,6 +118,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(zk.ready);
+      this.workloads.push({ name: "zookeeper", podSelector: podSelector("zookeeper") });
       endpoints.zookeeper_connect = zk.connect;
     }
     if (c.s3.enabled) {
@@ -113,6 +135,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(s3.ready);
+      this.workloads.push({ name: "s3", podSelector: podSelector("s3") });
       endpoints.s3_endpoint = s3.endpoint;
       if (exposeOnHost) endpoints.s3_endpoint_external = s3.externalEndpoint;
       endpoints.s3_region = S3_REGION;
@@ -126,6 +149,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(data.ready);
+      this.workloads.push({ name: "data-server", podSelector: podSelector("data-server") });
       endpoints.data_server_url = data.url;
       endpoints.data_server_files = Object.keys(c.dataServer.files).sort().join(",");
     }

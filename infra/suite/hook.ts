@@ -359,50 +359,79 @@ export async function stopStaleJobs(k: KubeClient, s: HookSettings): Promise<voi
 }
 
 /**
- * Waits, each within its readyTimeoutSeconds and all at once, for every service's Deployment to be
- * rolled out (its pods Ready). Pulumi does not wait for them: its wait running out would fail the
- * update with no run folder. Returns the red verdict naming each service that did not become
- * Ready and its pods' states, or undefined when all are Ready.
+ * How long the hook waits for a mock of the mock infra to have a Ready pod again: Kafka's start
+ * script gives its broker as long (infra/mock/kafka.ts).
+ */
+export const MOCK_READY_TIMEOUT_SECONDS = 300;
+
+/**
+ * Waits, all at once, for the test world to serve before the suite starts: each mock of the mock
+ * infra to have a Ready pod (at most MOCK_READY_TIMEOUT_SECONDS), and each service's Deployment to
+ * be rolled out with a Ready pod (at most its readyTimeoutSeconds). Pulumi awaits neither on an
+ * `up` that does not change them, and after an engine restart a Deployment's status, relayed by
+ * the restarted controller manager, still says available while its pod restarts: a pod's own Ready
+ * condition is the kubelet's. Returns the red verdict naming each that did not become Ready and
+ * its pods' states (could-not-start for a mock, service-not-ready for a service), or undefined.
  */
 export async function awaitServices(k: KubeClient, s: HookSettings): Promise<Verdict | undefined> {
-  if (s.services.length === 0) return undefined;
-  err(
-    `inception: waiting for ${s.services.map((v) => `${v.name} (at most ${v.readyTimeoutSeconds}s)`).join(", ")} to be Ready`,
-  );
+  if (s.services.length === 0 && s.mockInfra.length === 0) return undefined;
+  const waiting = [
+    ...s.mockInfra.map((m) => `mock ${m.name} (at most ${MOCK_READY_TIMEOUT_SECONDS}s)`),
+    ...s.services.map((v) => `${v.name} (at most ${v.readyTimeoutSeconds}s)`),
+  ];
+  err(`inception: waiting for ${waiting.join(", ")} to be Ready`);
+  type Unready = { what: string; podSelector: string; seconds: number; why: string; mock: boolean };
+  const ready = async (
+    what: string,
+    podSelector: string,
+    seconds: number,
+    mock: boolean,
+    waits: ((timeoutMs: number) => Promise<unknown>)[],
+  ): Promise<Unready | undefined> => {
+    const t = Date.now();
+    try {
+      for (const wait of waits) await wait(Math.max(1, seconds * 1000 - (Date.now() - t)));
+      err(`inception: ${what} is Ready (${Math.round((Date.now() - t) / 1000)}s)`);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof KubeWaitError)) throw e;
+      err(`inception: ${e.message.replace(/\n/g, "\ninception:   ")}`);
+      return { what, podSelector, seconds, why: e.message, mock };
+    }
+  };
+  const podReady = (selector: string) => (timeoutMs: number) =>
+    k.waitFor<V1Pod>("pod", selector, "ready", { timeoutMs });
   const unready = (
-    await Promise.all(
-      s.services.map(async (svc) => {
-        const t = Date.now();
-        try {
-          await k.waitFor<V1Deployment>("deployment", svc.podSelector, "running", {
-            timeoutMs: svc.readyTimeoutSeconds * 1000,
-          });
-          err(`inception: service ${svc.name} is Ready (${Math.round((Date.now() - t) / 1000)}s)`);
-          return undefined;
-        } catch (e) {
-          if (!(e instanceof KubeWaitError)) throw e;
-          err(`inception: ${e.message.replace(/\n/g, "\ninception:   ")}`);
-          return { svc, why: e.message };
-        }
-      }),
-    )
+    await Promise.all([
+      ...s.mockInfra.map((m) =>
+        ready(`mock ${m.name}`, m.podSelector, MOCK_READY_TIMEOUT_SECONDS, true, [podReady(m.podSelector)]),
+      ),
+      ...s.services.map((svc) =>
+        ready(`service ${svc.name}`, svc.podSelector, svc.readyTimeoutSeconds, false, [
+          (timeoutMs) => k.waitFor<V1Deployment>("deployment", svc.podSelector, "running", { timeoutMs }),
+          podReady(svc.podSelector),
+        ]),
+      ),
+    ])
   ).filter((u) => u !== undefined);
   if (unready.length === 0) return undefined;
   const named: string[] = [];
-  for (const { svc, why } of unready) {
+  for (const u of unready) {
     let pods: V1Pod[];
     try {
-      pods = await k.list<V1Pod>("pod", svc.podSelector);
+      pods = await k.list<V1Pod>("pod", u.podSelector);
     } catch (e) {
-      // Neither the wait nor a read succeeded: the API, not the service, is what failed.
+      // Neither the wait nor a read succeeded: the API, not the workload, is what failed.
       return failedRun(
         "hook-error",
-        `could not tell whether service ${svc.name} is Ready: ${firstLine(why)}; ${errorText(e)}`,
+        `could not tell whether ${u.what} is Ready: ${firstLine(u.why)}; ${errorText(e)}`,
       );
     }
-    named.push(`service ${svc.name} is not Ready after ${svc.readyTimeoutSeconds}s: ${podStates(pods)}`);
+    named.push(`${u.what} is not Ready after ${u.seconds}s: ${podStates(pods)}`);
   }
-  return failedRun("service-not-ready", `${named.join("; ")} (the suite did not start)`);
+  // A mock that is not there is the test world missing, before any service is to blame.
+  const cause = unready.some((u) => u.mock) ? "could-not-start" : "service-not-ready";
+  return failedRun(cause, `${named.join("; ")} (the suite did not start)`);
 }
 
 /**

@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { podEnvironment } from "../contract";
+import type { MockWorkload } from "../mock";
 import { containerSecurityContext, podSecurityContext } from "../security";
 import type { SuiteConfig } from "../suiteconfig";
 import { SUITE_RUN_LABEL, TestsOutput, VerdictCause } from "./collect";
@@ -60,6 +61,8 @@ export interface SuiteRunArgs {
   context: pulumi.Input<string>;
   /** Services whose logs the hook collects. Defaults to none. */
   services?: CollectedService[];
+  /** The mock infra's workloads the hook waits to be Ready before the suite starts. Defaults to none. */
+  mockInfra?: MockWorkload[];
   /**
    * What must exist before the suite Job is created: the mock infra (Ready: Pulumi awaits it) and the
    * services under test (applied only: the hook waits for them, see SuiteRun). Defaults to none.
@@ -324,6 +327,7 @@ export class SuiteRun extends pulumi.ComponentResource {
           gitCommit: gitCommit(args.projectRoot),
           runDir: this.artifactsDir,
           services: args.services ?? [],
+          mockInfra: args.mockInfra ?? [],
           timeoutSeconds: c.timeoutSeconds + 120,
           keepRuns: c.keepRuns,
           hostEnv: c.runner === "host" ? { ...settings, ...hostEnv, ...hostSecretEnv } : {},

@@ -31,8 +31,8 @@ export const hookSettingsSchema = z
     runDir: nonEmpty.refine((p) => p.startsWith("/"), "must be an absolute path"),
     /**
      * The services under test: the suite starts once each one's Deployment (selected by
-     * podSelector, its pods' labels) is rolled out, waited for at most readyTimeoutSeconds; their
-     * pods' logs (and spawned pods' logs) are collected.
+     * podSelector, its pods' labels) is rolled out and a pod of it is Ready, waited for at most
+     * readyTimeoutSeconds; their pods' logs (and spawned pods' logs) are collected.
      */
     services: z.array(
       z.object({
@@ -42,6 +42,11 @@ export const hookSettingsSchema = z
         readyTimeoutSeconds: z.int().positive(),
       }),
     ),
+    /**
+     * The mock infra's workloads: the suite starts once each has a Ready pod, waited for at most
+     * MOCK_READY_TIMEOUT_SECONDS (hook.ts). Pulumi awaits a mock only when it changes it.
+     */
+    mockInfra: z.array(z.object({ name: nonEmpty, podSelector: nonEmpty })).default([]),
     /** How long the hook waits for the whole run. */
     timeoutSeconds: z.int().positive(),
     /** Runs (artifact folders and suite Jobs) kept. */

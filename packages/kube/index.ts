@@ -51,8 +51,11 @@ export type Kind =
 /** `running` means started: running, or already finished (a short pod can go Pending → Succeeded
  *  without the API ever showing Running). For a service it means it exists, for a PVC Bound, for a
  *  Deployment rolled out (every replica of its current spec updated and available).
+ *  `ready` means, for a pod, Running with its Ready condition true (the kubelet's own view, which
+ *  a Deployment's status only relays: after a control-plane restart the relayed one can be stale);
+ *  for a Deployment, rolled out. Other kinds are never ready.
  *  `ended` means succeeded or failed, whichever comes. */
-export type KubeState = "exists" | "running" | "succeeded" | "failed" | "ended" | "gone";
+export type KubeState = "exists" | "running" | "ready" | "succeeded" | "failed" | "ended" | "gone";
 /** A label selector: `"action-id=a-1,created-by=executor"` or `{ "action-id": "a-1" }`. */
 export type Selector = string | Record<string, string>;
 
@@ -87,6 +90,8 @@ export class KubeWaitError extends Error {
 /** What a wait needs to know about an object of a kind. */
 export interface Observed {
   started: boolean;
+  /** Serving: a pod Running and Ready, a Deployment rolled out (see KubeState `ready`). */
+  ready?: boolean;
   outcome?: "succeeded" | "failed";
   /** One line for people: phase and the reasons that explain it. */
   detail: string;
@@ -116,10 +121,14 @@ export function podDetail(p: V1Pod): Observed {
   const unscheduled = p.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
   if (unscheduled)
     reasons.push(`unscheduled: ${unscheduled.reason ?? ""} ${unscheduled.message ?? ""}`.trim());
+  const ready =
+    phase === "Running" &&
+    (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
   return {
     started: ["Running", "Succeeded", "Failed"].includes(phase),
+    ready,
     ...(phase === "Succeeded" ? { outcome: "succeeded" } : phase === "Failed" ? { outcome: "failed" } : {}),
-    detail: `${phase}${reasons.length > 0 ? ` [${reasons.join("; ")}]` : ""}`,
+    detail: `${phase}${phase === "Running" ? (ready ? ", Ready" : ", not Ready") : ""}${reasons.length > 0 ? ` [${reasons.join("; ")}]` : ""}`,
   };
 }
 
@@ -173,6 +182,7 @@ export function deploymentDetail(d: V1Deployment): Observed {
   const why = stuck ?? unavailable;
   return {
     started: rolledOut,
+    ready: rolledOut,
     ...(stuck && !rolledOut ? { outcome: "failed" as const } : {}),
     detail:
       `${rolledOut ? "available" : "not available"} ${available}/${want}` +
@@ -275,6 +285,7 @@ export function selectorString(s: Selector): string {
 const VERB: Record<KubeState, string> = {
   exists: "to exist",
   running: "to run",
+  ready: "to be Ready",
   succeeded: "to succeed",
   failed: "to fail",
   ended: "to end",
@@ -417,6 +428,7 @@ export class KubeClient {
           if (state === "exists") return true;
           const ob = info.observe(x);
           if (state === "running") return ob.started;
+          if (state === "ready") return ob.ready === true;
           if (state === "ended") return ob.outcome !== undefined;
           return ob.outcome === state;
         });

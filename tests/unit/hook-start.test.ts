@@ -53,6 +53,7 @@ function settings(api: FakeKube, over: Partial<HookSettings> = {}): HookSettings
     hostEnv: {},
     redactEnv: [],
     couldNotStart: [],
+    mockInfra: [],
     ...over,
   };
 }
@@ -101,6 +102,28 @@ const crashingPod = (): Obj => ({
     ],
   },
 });
+
+/** A pod Running and Ready (the kubelet's view), of the service unless labels say otherwise. */
+const readyPod = (name = "executor-6d4f-y2", labels: Record<string, string> = SERVICE_LABELS): Obj => ({
+  metadata: { name, labels },
+  spec: { containers: [{ name: "c", image: "c:1" }] },
+  status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+});
+
+/** The same pod restarting: Running, its Ready condition false. */
+const unreadyPod = (name = "executor-6d4f-y2", labels: Record<string, string> = SERVICE_LABELS): Obj => ({
+  ...readyPod(name, labels),
+  status: { phase: "Running", conditions: [{ type: "Ready", status: "False" }] },
+});
+
+const KAFKA_LABELS = {
+  "app.kubernetes.io/name": "kafka",
+  "app.kubernetes.io/part-of": "inception-mock-infra",
+};
+const KAFKA = {
+  name: "kafka",
+  podSelector: "app.kubernetes.io/name=kafka,app.kubernetes.io/part-of=inception-mock-infra",
+};
 
 /** Runs f with stdout and stderr captured. */
 async function captured<T>(f: () => Promise<T>): Promise<{ value: T; stdout: string; stderr: string }> {
@@ -221,11 +244,7 @@ describe("starting a run: the suite Job waits, suspended, for the services", () 
   it("services that become Ready: the hook resumes the Job only then, and follows it to a green verdict", async () => {
     api.put("jobs", suiteJob());
     api.put("deployments", deployment(false));
-    api.put("pods", {
-      metadata: { name: "executor-6d4f-y2", labels: SERVICE_LABELS },
-      spec: { containers: [{ name: "executor", image: "executor:1" }] },
-      status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
-    });
+    api.put("pods", readyPod());
     api.logs.set("executor-6d4f-y2/executor", "2026-12-01T00:00:01Z ready\n");
     runJobWhenResumed(api);
     let readyAt = 0;
@@ -270,6 +289,62 @@ describe("starting a run: the suite Job waits, suspended, for the services", () 
     expect(r.stderr).to.contain("was started by an earlier up of this run");
     expect(r.stderr).to.not.contain("waiting for executor");
     expect(Date.now() - t0).to.be.below(2000);
+  });
+
+  it("a Deployment that says available while its pod is not Ready (an engine restart) holds the suite until the pod is", async () => {
+    api.put("jobs", suiteJob());
+    // The controller manager's relayed status, stale; the kubelet's own says the pod restarts.
+    api.put("deployments", deployment(true));
+    api.put("pods", unreadyPod());
+    runJobWhenResumed(api);
+    let readyAt = 0;
+    const fake = api;
+    setTimeout(() => {
+      readyAt = Date.now();
+      fake.put("pods", readyPod());
+    }, 400);
+    const s = settings(api, { services: [{ ...settings(api).services[0], readyTimeoutSeconds: 30 }] });
+    const r = await captured(() => runHook(s));
+    expect(lastLine(r.stdout), r.stderr).to.deep.include({ ok: true, cause: "passed" });
+    expect(readyAt).to.be.above(0);
+    expect(api.patches[0].at, "resumed after the pod was Ready").to.be.at.least(readyAt);
+  });
+
+  it("waits for the mock infra too: a mock pod not Ready holds the suite; one never Ready ends the run could-not-start, naming it", async () => {
+    api.put("jobs", suiteJob());
+    api.put("deployments", deployment(true));
+    api.put("pods", readyPod());
+    api.put("pods", unreadyPod("kafka-0", KAFKA_LABELS));
+    runJobWhenResumed(api);
+    let readyAt = 0;
+    const fake = api;
+    setTimeout(() => {
+      readyAt = Date.now();
+      fake.put("pods", readyPod("kafka-0", KAFKA_LABELS));
+    }, 400);
+    const r = await captured(() => runHook(settings(api, { mockInfra: [KAFKA] })));
+    expect(lastLine(r.stdout), r.stderr).to.deep.include({ ok: true, cause: "passed" });
+    expect(r.stderr).to.contain(
+      "inception: waiting for mock kafka (at most 300s), executor (at most 2s) to be Ready",
+    );
+    expect(r.stderr).to.contain("inception: mock kafka is Ready");
+    expect(api.patches[0].at, "resumed after Kafka was Ready").to.be.at.least(readyAt);
+
+    // Never Ready: the wait's bound is the mock's (300 s); asked directly with a short one here.
+    api.put("pods", unreadyPod("kafka-0", KAFKA_LABELS));
+    const k = kubeClient(settings(api));
+    const waits = k.waitFor.bind(k);
+    k.waitFor = ((
+      kind: Parameters<typeof waits>[0],
+      sel: Parameters<typeof waits>[1],
+      state: Parameters<typeof waits>[2],
+      o?: Parameters<typeof waits>[3],
+    ) =>
+      waits(kind, sel, state, { ...o, timeoutMs: Math.min(o?.timeoutMs ?? 500, 500) })) as typeof k.waitFor;
+    const never = await captured(() => awaitServices(k, settings(api, { mockInfra: [KAFKA] })));
+    expect(never.value?.cause).to.equal("could-not-start");
+    expect(never.value?.reason).to.match(/^mock kafka is not Ready after 300s: kafka-0 Running, not Ready/);
+    expect(never.value?.reason).to.match(/\(the suite did not start\)$/);
   });
 
   it("a service whose readiness cannot be read (403) is the API's failure, not the service's", async () => {
@@ -327,6 +402,7 @@ describe("stale suite Jobs: an interrupted up's Job is stopped before the next r
     staleJobs();
     api.put("jobs", suiteJob());
     api.put("deployments", deployment(true));
+    api.put("pods", readyPod());
     runJobWhenResumed(api);
     const r = await captured(() => runHook(settings(api)));
     expect(lastLine(r.stdout), r.stderr).to.deep.include({ ok: true, cause: "passed" });

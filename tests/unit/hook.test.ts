@@ -241,6 +241,7 @@ describe("hook settings (one validated value)", () => {
     hostEnv: {},
     redactEnv: [],
     couldNotStart: [],
+    mockInfra: [],
   };
 
   it("round-trips through the one environment variable", () => {
@@ -298,6 +299,7 @@ describe("host runner", () => {
     hostEnv: {},
     redactEnv: [],
     couldNotStart: [],
+    mockInfra: [],
   });
   const log = () => fs.createWriteStream(path.join(tmp(), "suite.log"));
 
@@ -359,6 +361,7 @@ describe("the run's report and verdict, in every case", () => {
     hostEnv: {},
     redactEnv: [],
     couldNotStart: [],
+    mockInfra: [],
   });
   /** Runs f with stdout and stderr captured. */
   function captured<T>(f: () => T): { value: T; stdout: string; stderr: string } {

@@ -217,6 +217,7 @@ describe("the durations a sharded run is balanced by", () => {
       fileDurations: { "/s/a.test.ts": 42 },
       redactEnv: [],
       couldNotStart: [],
+      mockInfra: [],
     };
     expect(decodeHookSettings({ [HOOK_SETTINGS_ENV]: encodeHookSettings(s) })).to.deep.equal(s);
     expect(() => encodeHookSettings({ ...s, shards: 33 })).to.throw(/shards/);

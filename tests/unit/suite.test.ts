@@ -62,6 +62,25 @@ describe("services under test and the suite run", () => {
         readyTimeoutSeconds: 300,
       },
     ]);
+    // Each enabled mock, by a selector of exactly its workload's pods: the hook waits for them.
+    const mocks = hookSettings(hook).mockInfra;
+    expect(mocks.map((m) => m.name)).to.deep.equal(["kafka", "s3", "data-server"]);
+    const workloads = [
+      ...run.of("kubernetes:apps/v1:StatefulSet"),
+      ...run.of("kubernetes:apps/v1:Deployment"),
+    ].map((w) => ({
+      name: meta(w).name,
+      labels: (((w.inputs.spec as Obj).template as Obj).metadata as { labels: Record<string, string> })
+        .labels,
+    }));
+    for (const m of mocks) {
+      const wanted = m.podSelector.split(",").map((kv) => kv.split("="));
+      const selected = workloads.filter((w) => wanted.every(([k, v]) => w.labels[k] === v));
+      expect(
+        selected.map((w) => w.name),
+        m.name,
+      ).to.have.length(1);
+    }
     expect(hook.secretInputs).to.include("environment");
     expect(run.exports.tests).to.deep.equal(FAKE_TESTS);
     expect(run.exports.artifactsDir).to.match(new RegExp(`artifacts/local/${run.exports.runId}$`));
