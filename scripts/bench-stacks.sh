@@ -8,7 +8,7 @@
 # each round's time and peak memory (per stack: over the idle cluster) and fails unless every
 # stack of every round is green. Always removes the cluster, the registry and the stacks' state;
 # the output ends with one JSON line. Needs the toolchain. Not together with npm run e2e:devo (the
-# same registry container). About 15–20 min here.
+# same registry container). About 8 min here (docs/measurements.md, Step 14 many stacks).
 set -euo pipefail
 # shellcheck source=env.sh
 . "$(dirname "$0")/env.sh"
