@@ -13,7 +13,7 @@ import { mockLabels } from "./common";
 import { CrdDocument, MockCrds } from "./crds";
 import { DataServer } from "./dataserver";
 import { MockImage, mockImage } from "./images";
-import { Kafka } from "./kafka";
+import { KAFKA_START_TIMEOUT_SECONDS, Kafka } from "./kafka";
 import { S3Mock } from "./s3";
 import { ZooKeeper } from "./zookeeper";
 
@@ -52,17 +52,22 @@ export interface MockInfraArgs {
   sharedCluster?: boolean;
 }
 
-/** A mock's workload, as the suite hook finds its pods. */
+/** A mock's workload, as the suite hook finds its pods and how long it waits for one Ready. */
 export interface MockWorkload {
   name: string;
   podSelector: string;
+  readyTimeoutSeconds: number;
 }
 
-/** The label selector of a mock component's pods. */
-function podSelector(component: string): string {
-  return Object.entries(mockLabels(component))
+/** How long a mock may take to be Ready: the longest start of them, Kafka's own bound. */
+const MOCK_READY_TIMEOUT_SECONDS = KAFKA_START_TIMEOUT_SECONDS;
+
+/** A mock component's workload: the label selector of its pods, and its bound. */
+function workload(component: string): MockWorkload {
+  const podSelector = Object.entries(mockLabels(component))
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
+  return { name: component, podSelector, readyTimeoutSeconds: MOCK_READY_TIMEOUT_SECONDS };
 }
 
 export class MockInfra extends pulumi.ComponentResource {
@@ -106,7 +111,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(kafka.ready);
-      this.workloads.push({ name: "kafka", podSelector: podSelector("kafka") });
+      this.workloads.push(workload("kafka"));
       endpoints.kafka_bootstrap_servers = kafka.bootstrapServers;
       if (exposeOnHost) endpoints.kafka_bootstrap_servers_external = kafka.externalBootstrapServers;
       endpoints.kafka_topics = c.kafka.topics.map((t) => t.name).join(",");
@@ -118,7 +123,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(zk.ready);
-      this.workloads.push({ name: "zookeeper", podSelector: podSelector("zookeeper") });
+      this.workloads.push(workload("zookeeper"));
       endpoints.zookeeper_connect = zk.connect;
     }
     if (c.s3.enabled) {
@@ -135,7 +140,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(s3.ready);
-      this.workloads.push({ name: "s3", podSelector: podSelector("s3") });
+      this.workloads.push(workload("s3"));
       endpoints.s3_endpoint = s3.endpoint;
       if (exposeOnHost) endpoints.s3_endpoint_external = s3.externalEndpoint;
       endpoints.s3_region = S3_REGION;
@@ -149,7 +154,7 @@ export class MockInfra extends pulumi.ComponentResource {
         child,
       );
       ready.push(data.ready);
-      this.workloads.push({ name: "data-server", podSelector: podSelector("data-server") });
+      this.workloads.push(workload("data-server"));
       endpoints.data_server_url = data.url;
       endpoints.data_server_files = Object.keys(c.dataServer.files).sort().join(",");
     }

@@ -73,6 +73,9 @@ export function kafkaServerProperties(
     .concat("\n");
 }
 
+/** How long the broker may take to answer after its pod starts (the start script's bound). */
+export const KAFKA_START_TIMEOUT_SECONDS = 300;
+
 // Formats storage on first start, starts the broker, creates the configured topics once the broker
 // answers, and only then marks the pod ready. Polls with a bound; no fixed sleeps.
 export const KAFKA_START_SCRIPT = `set -eu
@@ -83,10 +86,10 @@ fi
 "$bin/kafka-server-start.sh" /etc/inception/kafka/server.properties &
 broker=$!
 trap 'kill -TERM $broker; wait $broker' TERM INT
-deadline=$(( $(date +%s) + 300 ))
+deadline=$(( $(date +%s) + ${KAFKA_START_TIMEOUT_SECONDS} ))
 until "$bin/kafka-topics.sh" --bootstrap-server localhost:${LOCAL_PORT} --list >/dev/null 2>&1; do
   kill -0 $broker 2>/dev/null || { echo "inception: broker exited during start-up" >&2; exit 1; }
-  [ "$(date +%s)" -lt "$deadline" ] || { echo "inception: broker did not answer within 300 s" >&2; exit 1; }
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "inception: broker did not answer within ${KAFKA_START_TIMEOUT_SECONDS} s" >&2; exit 1; }
   sleep 1
 done
 for spec in $KAFKA_TOPICS; do

@@ -22,7 +22,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { PassThrough } from "stream";
 import { KubeConfig, KubernetesObject, Log, V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
-import { KubeClient, KubeWaitError, Kind, errorText } from "@inception/kube";
+import { KubeClient, KubeWaitError, Kind, errorText, podDetail } from "@inception/kube";
 import { writeHistory, writeRunReport } from "@inception/report";
 import {
   JobOutcome,
@@ -359,14 +359,8 @@ export async function stopStaleJobs(k: KubeClient, s: HookSettings): Promise<voi
 }
 
 /**
- * How long the hook waits for a mock of the mock infra to have a Ready pod again: Kafka's start
- * script gives its broker as long (infra/mock/kafka.ts).
- */
-export const MOCK_READY_TIMEOUT_SECONDS = 300;
-
-/**
  * Waits, all at once, for the test world to serve before the suite starts: each mock of the mock
- * infra to have a Ready pod (at most MOCK_READY_TIMEOUT_SECONDS), and each service's Deployment to
+ * infra to have a Ready pod (at most its readyTimeoutSeconds), and each service's Deployment to
  * be rolled out with a Ready pod (at most its readyTimeoutSeconds). Pulumi awaits neither on an
  * `up` that does not change them, and after an engine restart a Deployment's status, relayed by
  * the restarted controller manager, still says available while its pod restarts: a pod's own Ready
@@ -376,7 +370,7 @@ export const MOCK_READY_TIMEOUT_SECONDS = 300;
 export async function awaitServices(k: KubeClient, s: HookSettings): Promise<Verdict | undefined> {
   if (s.services.length === 0 && s.mockInfra.length === 0) return undefined;
   const waiting = [
-    ...s.mockInfra.map((m) => `mock ${m.name} (at most ${MOCK_READY_TIMEOUT_SECONDS}s)`),
+    ...s.mockInfra.map((m) => `mock ${m.name} (at most ${m.readyTimeoutSeconds}s)`),
     ...s.services.map((v) => `${v.name} (at most ${v.readyTimeoutSeconds}s)`),
   ];
   err(`inception: waiting for ${waiting.join(", ")} to be Ready`);
@@ -404,7 +398,7 @@ export async function awaitServices(k: KubeClient, s: HookSettings): Promise<Ver
   const unready = (
     await Promise.all([
       ...s.mockInfra.map((m) =>
-        ready(`mock ${m.name}`, m.podSelector, MOCK_READY_TIMEOUT_SECONDS, true, [podReady(m.podSelector)]),
+        ready(`mock ${m.name}`, m.podSelector, m.readyTimeoutSeconds, true, [podReady(m.podSelector)]),
       ),
       ...s.services.map((svc) =>
         ready(`service ${svc.name}`, svc.podSelector, svc.readyTimeoutSeconds, false, [
@@ -467,7 +461,7 @@ export async function finishNotStarted(
 /** One pod for people: phase, readiness, why its containers wait or ended, restarts. */
 export function podStateLine(p: V1Pod): string {
   const phase = p.status?.phase ?? "Pending";
-  const ready = (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  const { ready } = podDetail(p);
   const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
   const reasons: string[] = [];
   for (const c of statuses) {

@@ -44,9 +44,11 @@ export const hookSettingsSchema = z
     ),
     /**
      * The mock infra's workloads: the suite starts once each has a Ready pod, waited for at most
-     * MOCK_READY_TIMEOUT_SECONDS (hook.ts). Pulumi awaits a mock only when it changes it.
+     * readyTimeoutSeconds. Pulumi awaits a mock only when it changes it.
      */
-    mockInfra: z.array(z.object({ name: nonEmpty, podSelector: nonEmpty })).default([]),
+    mockInfra: z
+      .array(z.object({ name: nonEmpty, podSelector: nonEmpty, readyTimeoutSeconds: z.int().positive() }))
+      .default([]),
     /** How long the hook waits for the whole run. */
     timeoutSeconds: z.int().positive(),
     /** Runs (artifact folders and suite Jobs) kept. */

@@ -123,6 +123,7 @@ const KAFKA_LABELS = {
 const KAFKA = {
   name: "kafka",
   podSelector: "app.kubernetes.io/name=kafka,app.kubernetes.io/part-of=inception-mock-infra",
+  readyTimeoutSeconds: 300,
 };
 
 /** Runs f with stdout and stderr captured. */
