@@ -348,6 +348,30 @@ describe("starting a run: the suite Job waits, suspended, for the services", () 
     expect(never.value?.reason).to.match(/\(the suite did not start\)$/);
   });
 
+  it("a mock that never becomes Ready: the run could-not-start names it, in the outputs' line, verdict.json and the report; the Job never resumed", async () => {
+    api.put("jobs", suiteJob());
+    api.put("deployments", deployment(true));
+    api.put("pods", readyPod());
+    api.put("pods", unreadyPod("kafka-0", KAFKA_LABELS));
+    const s = settings(api, { mockInfra: [{ ...KAFKA, readyTimeoutSeconds: 1 }] });
+    const t0 = Date.now();
+    const r = await captured(() => runHook(s, t0));
+
+    expect(r.value).to.equal(0);
+    expect(Date.now() - t0, "bounded by the mock's readyTimeoutSeconds").to.be.below(10_000);
+    const line = lastLine(r.stdout);
+    expect(line).to.deep.include({ ok: false, cause: "could-not-start" });
+    expect(line.reason).to.equal(
+      "mock kafka is not Ready after 1s: kafka-0 Running, not Ready (the suite did not start)",
+    );
+    expect(line.tests.error).to.equal(line.reason);
+    expect(api.patches).to.deep.equal([]);
+    expect(api.get("jobs", JOB)?.spec?.suspend).to.equal(true);
+    const verdictFile = JSON.parse(fs.readFileSync(path.join(s.runDir, VERDICT_FILE), "utf8"));
+    expect(verdictFile).to.deep.include({ ok: false, cause: "could-not-start", counts: null });
+    expect(fs.readFileSync(path.join(s.runDir, "report.html"), "utf8")).to.contain("mock kafka is not Ready");
+  });
+
   it("a service whose readiness cannot be read (403) is the API's failure, not the service's", async () => {
     api.forbidden.add("deployments");
     api.forbidden.add("pods");
